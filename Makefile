@@ -1,0 +1,40 @@
+# Spaces: `make run` starts the app with every process; `make test` runs the whole suite.
+# Both install what is missing first (Debian packages via apt-get, Python packages in .venv).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test deps system-deps python-deps migrate bench clean
+
+run: deps
+	@mkdir -p var
+	$(PY) manage.py migrate --noinput
+	@echo "Spaces is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops every process)"
+	$(VENV)/bin/honcho -f Procfile start
+
+test: deps
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+deps: system-deps python-deps
+
+system-deps:
+	@bash deploy/install-system-deps
+
+python-deps: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	@touch $@
+
+bench: deps
+	$(PY) bench/fanout.py
+	$(PY) bench/start_lateness.py
+	$(PY) bench/audio_latency.py
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache test-artifacts

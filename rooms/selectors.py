@@ -1,0 +1,104 @@
+"""Reads: what pages, the API and the websocket show about Spaces. No writes here."""
+
+from django.db.models import Count, Q, QuerySet
+
+from .errors import NotFound
+from .models import Participant, Space
+
+Role = Participant.Role
+
+
+def space_list(*, state: str | None = None) -> QuerySet[Space]:
+    spaces = Space.objects.select_related("host").annotate(
+        listener_count=Count(
+            "participants",
+            filter=Q(
+                participants__role=Role.LISTENER,
+                participants__left_at__isnull=True,
+                participants__removed_at__isnull=True,
+            ),
+        )
+    )
+    if state == Space.State.SCHEDULED:
+        return spaces.filter(state=state).order_by("scheduled_for", "pk")
+    if state == Space.State.LIVE:
+        return spaces.filter(state=state).order_by("-listener_count", "-started_at", "pk")
+    if state:
+        return spaces.filter(state=state).order_by("-ended_at", "-pk")
+    return spaces.order_by("-created_at", "-pk")
+
+
+def space_get(*, code: str) -> Space:
+    try:
+        return Space.objects.select_related("host").get(code=code)
+    except (Space.DoesNotExist, ValueError):
+        raise NotFound(f"There is no Space with the code {code[:32]!r}.", code="space_not_found")
+
+
+def participant_get(*, space: Space, uid: str) -> Participant:
+    try:
+        return space.participants.select_related("user").get(uid=uid)
+    except (Participant.DoesNotExist, ValueError):
+        raise NotFound(
+            f"There is no participant {uid[:32]!r} in this Space.", code="participant_not_found"
+        )
+
+
+def participant_for(*, space: Space, user=None, anon_id: str = "") -> Participant | None:
+    """The participant record of a signed-in user, or of a signed-out session's listener id."""
+    if user is not None and user.is_authenticated:
+        return space.participants.filter(user=user).first()
+    if anon_id:
+        return space.participants.filter(user__isnull=True, anon_id=anon_id).first()
+    return None
+
+
+def participants_present(*, space: Space) -> QuerySet[Participant]:
+    return space.participants.filter(left_at__isnull=True, removed_at__isnull=True).select_related(
+        "user"
+    )
+
+
+def stage(*, space: Space) -> QuerySet[Participant]:
+    """Host, co-hosts and speakers, present or briefly away: they keep their seat."""
+    return space.participants.filter(
+        role__in=Participant.SPEAKING_ROLES, removed_at__isnull=True
+    ).select_related("user")
+
+
+def listener_count(*, space: Space) -> int:
+    return participants_present(space=space).filter(role=Role.LISTENER).count()
+
+
+def hands_raised(*, space: Space) -> QuerySet[Participant]:
+    return participants_present(space=space).filter(hand_raised_at__isnull=False).order_by(
+        "hand_raised_at"
+    )
+
+
+def participant_as_dict(participant: Participant) -> dict:
+    """How a participant is shown to others. Quiet listeners are never passed here."""
+    return {
+        "id": participant.uid,
+        "name": participant.display_name,
+        "role": participant.role,
+        "muted": participant.muted,
+        "signed_in": participant.user_id is not None,
+        "present": participant.is_present,
+        "hand_raised": participant.hand_raised_at is not None,
+    }
+
+
+def space_as_dict(space: Space) -> dict:
+    return {
+        "code": space.code,
+        "title": space.title,
+        "description": space.description,
+        "state": space.state,
+        "host": {"username": space.host.username},
+        "scheduled_for": space.scheduled_for,
+        "started_at": space.started_at,
+        "ended_at": space.ended_at,
+        "record": space.record,
+        "share_url": space.share_url,
+    }
