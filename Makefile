@@ -3,8 +3,8 @@
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PORT ?= 8000
-export PORT
+SPACES_PORT ?= 8000
+export SPACES_PORT
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run test deps system-deps python-deps migrate bench clean
@@ -12,7 +12,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 run: deps
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
-	@echo "Spaces is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops every process)"
+	$(PY) manage.py collectstatic --noinput -v0
+	@echo "Spaces is starting on http://127.0.0.1:$(SPACES_PORT)/ (Ctrl-C stops every process)"
 	$(VENV)/bin/honcho -f Procfile start
 
 test: deps
