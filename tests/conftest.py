@@ -35,6 +35,11 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def isolated_channel_layer(settings):
     """Each test gets its own channel-layer prefix on the real Redis, and its own cache prefix."""
     prefix = f"test-{uuid.uuid4().hex[:8]}"
