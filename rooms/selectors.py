@@ -1,11 +1,16 @@
 """Reads: what pages, the API and the websocket show about Spaces. No writes here."""
 
+import re
+
 from django.db.models import Count, Q, QuerySet
 
 from .errors import NotFound
 from .models import Participant, Space
 
 Role = Participant.Role
+
+# Share codes and participant ids are URL-safe base64; anything else cannot match a row.
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def space_list(*, state: str | None = None) -> QuerySet[Space]:
@@ -30,18 +35,20 @@ def space_list(*, state: str | None = None) -> QuerySet[Space]:
 
 def space_get(*, code: str) -> Space:
     try:
+        if not PUBLIC_ID.fullmatch(code):
+            raise Space.DoesNotExist
         return Space.objects.select_related("host").get(code=code)
-    except (Space.DoesNotExist, ValueError):
-        raise NotFound(f"There is no Space with the code {code[:32]!r}.", code="space_not_found")
+    except Space.DoesNotExist:
+        raise NotFound("There is no Space with that code; check the share link.", code="space_not_found")
 
 
 def participant_get(*, space: Space, uid: str) -> Participant:
     try:
+        if not PUBLIC_ID.fullmatch(uid):
+            raise Participant.DoesNotExist
         return space.participants.select_related("user").get(uid=uid)
-    except (Participant.DoesNotExist, ValueError):
-        raise NotFound(
-            f"There is no participant {uid[:32]!r} in this Space.", code="participant_not_found"
-        )
+    except Participant.DoesNotExist:
+        raise NotFound("There is no such participant in this Space.", code="participant_not_found")
 
 
 def participant_for(*, space: Space, user=None, anon_id: str = "") -> Participant | None:
