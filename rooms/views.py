@@ -5,9 +5,11 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.http import Http404
 from django.shortcuts import redirect, render
 
 from . import selectors
+from .errors import NotFound
 from .models import Space
 
 
@@ -37,7 +39,10 @@ def dashboard(request):
 
 
 def share(request, code):
-    space = selectors.space_get(code=code)
+    try:
+        space = selectors.space_get(code=code)
+    except NotFound:
+        raise Http404("No such Space")
     return render(request, "rooms/share.html", {"space": space})
 
 
