@@ -59,6 +59,13 @@ class SpaceAdmin(admin.ModelAdmin):
             editable.append("scheduled_for")
         return [*editable, *self.readonly_fields]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            # The host is chosen once, when the Space is made.
+            form.base_fields.pop("host", None)
+        return form
+
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []
 
@@ -86,9 +93,8 @@ class SpaceAdmin(admin.ModelAdmin):
         if "scheduled_for" in form.changed_data and data.get("scheduled_for"):
             scheduling.space_reschedule(space=space, actor=request.user, scheduled_for=data["scheduled_for"])
 
-    def save_related(self, request, form, formsets, change):
-        # Participants are read-only here; nothing to save beside the Space.
-        pass
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
