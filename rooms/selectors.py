@@ -109,3 +109,30 @@ def space_as_dict(space: Space) -> dict:
         "record": space.record,
         "share_url": space.share_url,
     }
+
+
+SNAPSHOT_LISTENERS = 100
+
+
+def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
+    """The whole visible state of a Space for one viewer, with the ``seq`` it reflects.
+
+    The seq is read first: an event that commits while the rest is read is then both in the
+    state and delivered again as the next delta, and deltas are idempotent, so nothing is lost.
+    """
+    space = Space.objects.select_related("host").get(pk=space_id)
+    seq = space.event_seq
+    present = participants_present(space=space)
+    listeners = present.filter(role=Role.LISTENER, quiet=False).order_by("-joined_at")[:SNAPSHOT_LISTENERS]
+    if viewer is not None:
+        viewer = Participant.objects.filter(pk=viewer.pk).first()
+    data = {
+        "space": space_as_dict(space),
+        "stage": [participant_as_dict(p) for p in stage(space=space)] if space.is_live else [],
+        "listeners": [participant_as_dict(p) for p in listeners] if space.is_live else [],
+        "listener_count": listener_count(space=space) if space.is_live else 0,
+        "me": participant_as_dict(viewer) | {"quiet": viewer.quiet} if viewer else None,
+    }
+    if viewer is not None and viewer.is_staff_role and viewer.removed_at is None:
+        data["hands"] = [participant_as_dict(p) for p in hands_raised(space=space)]
+    return {"type": "snapshot", "seq": seq, "data": data}

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import events
+from . import events, presence
 from .errors import (
     CohostLimit,
     Conflict,
@@ -199,6 +199,7 @@ def space_end(*, space: Space | int, actor=None, reason: str = "host") -> Space:
         space.save(update_fields=["state", "ended_at", "updated_at"])
         space.participants.filter(left_at__isnull=True).update(left_at=now, hand_raised_at=None)
         events.publish_on_commit(space, "space.ended", space_as_dict(space) | {"reason": reason})
+        transaction.on_commit(lambda: presence.forget_space(space.pk))
     return space
 
 
@@ -496,3 +497,50 @@ def _not_live_detail(space: Space) -> str:
     if space.state == State.SCHEDULED:
         return "This Space has not started yet."
     return f"This Space is {space.get_state_display().lower()}."
+
+
+# --- Presence and reactions ------------------------------------------------------------------
+
+
+def space_presence_expire(*, space_id: int) -> list[Participant]:
+    """Make everyone whose last websocket has expired leave (``space_leave``, which publishes).
+
+    Called by the process where a socket closed, once the grace has passed, and by the periodic
+    sweep for sockets whose process died. The connection check is repeated under the Space's lock:
+    a person reconnecting concurrently either is seen here, or rejoins after this commits.
+    """
+    gone = presence.expire(space_id)
+    if not gone:
+        return []
+    left = []
+    for participant in Participant.objects.filter(pk__in=gone, space_id=space_id, left_at__isnull=True):
+        with transaction.atomic():
+            space = lock_space(participant.space_id)
+            if participant.pk in presence.connected_participants(space_id):
+                continue
+            left.append(space_leave(space=space, participant=participant))
+    return left
+
+
+def presence_sweep() -> int:
+    """Expire presence in every Space with connections; returns how many people left."""
+    return sum(len(space_presence_expire(space_id=space_id)) for space_id in presence.spaces_with_connections())
+
+
+REACTIONS = ("👏", "❤️", "😂", "🔥", "💯", "🙌", "😮", "👍")
+
+
+def reaction_send(*, space: Space, participant: Participant, emoji: str) -> None:
+    """Send a reaction to everyone in the room. Ephemeral: nothing is stored, no seq is taken.
+    A quiet listener's reaction is shown without their name."""
+    if emoji not in REACTIONS:
+        raise InvalidInput(f"Pick one of {' '.join(REACTIONS)}.", code="unknown_reaction")
+    if space.state != State.LIVE:
+        raise NotLive(_not_live_detail(space))
+    if not participant.is_present:
+        raise Conflict("Join the Space first.", code="not_present")
+    events.publish_now(
+        space.pk,
+        "reaction",
+        {"emoji": emoji, "by": None if participant.quiet else participant.display_name},
+    )

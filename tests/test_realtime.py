@@ -1,0 +1,336 @@
+"""The websocket protocol, through the real ASGI application and the real Redis channel layer."""
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.utils import timezone
+
+from rooms import services
+from rooms.models import Participant
+from scheduling import services as scheduling
+from spaces.asgi import application
+
+from .factories import UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+ORIGIN = (b"origin", b"http://testserver")
+
+
+@pytest.fixture(autouse=True)
+def short_grace(settings):
+    settings.SPACES_PRESENCE_GRACE = timedelta(seconds=0.5)
+
+
+def session_cookie(user=None, anonymous_label: bool = False) -> bytes:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    else:
+        session = client.session
+        session["listener_id"] = f"anon-{id(client)}"
+        session["listener_label"] = "Listener 4242"
+        session.save()
+        client.cookies["sessionid"] = session.session_key
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+class Socket:
+    """A websocket client that remembers the last seq, like the browser's."""
+
+    def __init__(self, communicator):
+        self.ws = communicator
+
+    async def frame(self, timeout=3.0) -> dict:
+        return await self.ws.receive_json_from(timeout=timeout)
+
+    async def frame_of(self, kind: str, timeout=3.0) -> dict:
+        """The next frame of this type, skipping others."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"no {kind} frame within {timeout}s")
+            frame = await self.frame(timeout=left)
+            if frame["type"] == kind:
+                return frame
+
+    async def nothing(self, timeout=0.3) -> bool:
+        return await self.ws.receive_nothing(timeout=timeout)
+
+    async def send(self, payload):
+        await self.ws.send_to(text_data=payload if isinstance(payload, str) else json.dumps(payload))
+
+    async def close(self):
+        await self.ws.disconnect()
+
+
+async def connect(space, user=None, *, quiet=False, anonymous=True, headers=None) -> Socket:
+    cookie = await sync_to_async(session_cookie)(user) if (user or anonymous) else None
+    path = f"/ws/spaces/{space.code}/" + ("?quiet=1" if quiet else "")
+    hdrs = headers if headers is not None else [ORIGIN] + ([(b"cookie", cookie)] if cookie else [])
+    communicator = WebsocketCommunicator(application, path, headers=hdrs)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    socket = Socket(communicator)
+    snapshot = await socket.frame()
+    assert snapshot["type"] == "snapshot"
+    socket.snapshot = snapshot
+    return socket
+
+
+@sync_to_async
+def start_space(title="Live show"):
+    host = UserFactory()
+    return host, services.space_start_now(host=host, title=title)
+
+
+@sync_to_async
+def make_user(**kwargs):
+    return UserFactory(**kwargs)
+
+
+async def test_first_frame_is_a_snapshot_then_deltas_follow_with_seq_plus_one():
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    seq = host_ws.snapshot["seq"]
+    assert host_ws.snapshot["data"]["me"]["role"] == "host"
+    assert [p["role"] for p in host_ws.snapshot["data"]["stage"]] == ["host"]
+
+    listener = await connect(space, await make_user(username="ada"))
+    joined = await host_ws.frame_of("participant.joined")
+    count = await host_ws.frame_of("listeners.count")
+    assert joined["seq"] == seq + 1 and count["seq"] == seq + 2
+    assert joined["data"]["participant"]["name"] == "ada"
+    assert count["data"]["count"] == 1
+
+    target = await sync_to_async(Participant.objects.get)(user__username="ada")
+    await sync_to_async(services.participant_set_role)(space=space, actor=host, participant=target, role="speaker")
+    changed = await host_ws.frame_of("participant.role_changed")
+    assert changed["seq"] == seq + 3
+    assert (await listener.frame_of("participant.role_changed"))["data"]["participant"]["role"] == "speaker"
+    await host_ws.close()
+    await listener.close()
+
+
+async def test_unknown_code_is_refused():
+    communicator = WebsocketCommunicator(application, "/ws/spaces/nope/", headers=[ORIGIN])
+    connected, code = await communicator.connect(timeout=5)
+    assert not connected and code == 4004
+
+
+async def test_foreign_origin_is_refused():
+    _, space = await start_space()
+    communicator = WebsocketCommunicator(
+        application, f"/ws/spaces/{space.code}/", headers=[(b"origin", b"http://evil.example")]
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert not connected
+
+
+async def test_signed_out_listeners_are_present_under_their_session_label():
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    listener = await connect(space)
+    joined = await host_ws.frame_of("participant.joined")
+    assert joined["data"]["participant"]["name"] == "Listener 4242"
+    assert joined["data"]["participant"]["signed_in"] is False
+    await listener.close()
+    await host_ws.close()
+
+
+async def test_a_reload_within_the_grace_announces_nothing():
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    ada = await make_user(username="ada")
+    first = await connect(space, ada)
+    await host_ws.frame_of("listeners.count")
+    await first.close()
+    again = await connect(space, ada)
+    await asyncio.sleep(1.0)  # past the grace: the closed socket expires, the new one holds
+    assert await host_ws.nothing(timeout=0.5)
+    await again.close()
+    left = await host_ws.frame_of("participant.left", timeout=5)
+    assert left["data"]["participant"]["name"] == "ada"
+    await host_ws.close()
+
+
+async def test_two_tabs_of_one_person_count_once():
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    ada = await make_user(username="ada")
+    tab1 = await connect(space, ada)
+    tab2 = await connect(space, ada)
+    await host_ws.frame_of("participant.joined")
+    await host_ws.frame_of("listeners.count")
+    assert await host_ws.nothing(timeout=0.5)  # the second tab announced nothing
+    await tab1.close()
+    await asyncio.sleep(1.0)
+    assert await host_ws.nothing(timeout=0.3)
+    assert tab2.snapshot["data"]["listener_count"] == 1
+    await tab2.close()
+    await host_ws.frame_of("participant.left", timeout=5)
+    await host_ws.close()
+
+
+async def test_quiet_listeners_are_counted_but_never_named_even_to_the_host():
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    quiet = await connect(space, await make_user(username="shy"), quiet=True)
+    count = await host_ws.frame_of("listeners.count")
+    assert count["data"]["count"] == 1
+    await host_ws.send({"type": "resync"})
+    snapshot = await host_ws.frame_of("snapshot")
+    assert snapshot["data"]["listener_count"] == 1
+    assert "shy" not in json.dumps(snapshot)
+    await quiet.close()
+    frame = await host_ws.frame_of("listeners.count", timeout=5)
+    assert frame["data"]["count"] == 0
+    await host_ws.close()
+
+
+async def test_raised_hands_reach_only_host_and_cohosts():
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    ada = await make_user(username="ada")
+    ada_ws = await connect(space, ada)
+    other_ws = await connect(space, await make_user(username="bob"))
+    ada_p = await sync_to_async(Participant.objects.get)(user=ada)
+    await sync_to_async(services.hand_raise)(space=space, participant=ada_p)
+    raised = await host_ws.frame_of("hand.raised")
+    assert raised["private"] is True and raised["data"]["participant"]["name"] == "ada"
+    # Listeners see nothing of it: not the frame, not a gap in seq.
+    other_frames = []
+    while not await other_ws.nothing(timeout=0.5):
+        other_frames.append(await other_ws.frame())
+    assert all(f["type"] != "hand.raised" for f in other_frames)
+    await host_ws.send({"type": "resync"})
+    assert [p["name"] for p in (await host_ws.frame_of("snapshot"))["data"]["hands"]] == ["ada"]
+    for ws in (host_ws, ada_ws, other_ws):
+        await ws.close()
+
+
+async def test_a_removed_person_is_told_and_disconnected_and_cannot_come_back():
+    host, space = await start_space()
+    ada = await make_user(username="ada")
+    ada_ws = await connect(space, ada)
+    ada_p = await sync_to_async(Participant.objects.get)(user=ada)
+    await sync_to_async(services.participant_remove)(space=space, actor=host, participant=ada_p, block=True)
+    removed = await ada_ws.frame_of("participant.removed")
+    assert removed["data"]["participant"]["name"] == "ada" and removed["data"]["blocked"] is True
+    assert (await ada_ws.ws.receive_output(timeout=3))["code"] == 4003
+
+    cookie = await sync_to_async(session_cookie)(ada)
+    again = WebsocketCommunicator(application, f"/ws/spaces/{space.code}/", headers=[ORIGIN, (b"cookie", cookie)])
+    connected, _ = await again.connect(timeout=5)
+    assert connected
+    error = await again.receive_json_from(timeout=3)
+    assert error["type"] == "error" and error["data"]["code"] == "removed"
+    assert (await again.receive_output(timeout=3))["code"] == 4003
+
+
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ("{not json", "malformed_json"),
+        ('"just a string"', "invalid_frame"),
+        ('{"type": "promote", "id": "x"}', "unknown_type"),
+        (json.dumps({"type": "ping", "pad": "x" * 5000}), "frame_too_large"),
+        ('{"type": "reaction", "emoji": "💩"}', "unknown_reaction"),
+    ],
+)
+async def test_bad_frames_get_an_error_frame_and_the_connection_stays(payload, code):
+    _, space = await start_space()
+    ws = await connect(space, await make_user())
+    await ws.send(payload)
+    error = await ws.frame_of("error")
+    assert error["data"]["code"] == code and error["data"]["detail"]
+    await ws.send({"type": "ping"})
+    assert (await ws.frame_of("pong"))["type"] == "pong"
+    await ws.close()
+
+
+async def test_a_flood_of_bad_frames_closes_with_4008():
+    _, space = await start_space()
+    ws = await connect(space, await make_user())
+    for _ in range(30):
+        await ws.send("garbage")
+    while True:
+        output = await ws.ws.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            assert output["code"] == 4008
+            break
+
+
+async def test_reactions_reach_everyone_and_are_rate_limited():
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    fan = await connect(space, await make_user(username="fan"))
+    await host_ws.frame_of("listeners.count")
+    for _ in range(7):
+        await fan.send({"type": "reaction", "emoji": "👏"})
+    errors = 0
+    reactions = 0
+    while not await fan.nothing(timeout=0.5):
+        frame = await fan.frame()
+        errors += frame["type"] == "error" and frame["data"]["code"] == "rate_limited"
+        reactions += frame["type"] == "reaction"
+    assert (reactions, errors) == (5, 2)
+    seen = await host_ws.frame_of("reaction")
+    assert seen["data"] == {"emoji": "👏", "by": "fan"} and seen["ephemeral"] is True
+    await fan.close()
+    await host_ws.close()
+
+
+async def test_nothing_a_client_sends_changes_roles():
+    host, space = await start_space()
+    ws = await connect(space, await make_user(username="sneaky"))
+    for frame in ({"type": "participant.role_changed", "role": "cohost"}, {"type": "promote"}, {"type": "role", "role": "host"}):
+        await ws.send(frame)
+        assert (await ws.frame_of("error"))["data"]["code"] == "unknown_type"
+    roles = await sync_to_async(lambda: list(Participant.objects.values_list("role", flat=True)))()
+    assert sorted(roles) == ["host", "listener"]
+    await ws.close()
+
+
+async def test_resync_returns_a_snapshot_at_the_latest_seq():
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    listener = await connect(space, await make_user())
+    last = (await host_ws.frame_of("listeners.count"))["seq"]
+    await host_ws.send({"type": "resync"})
+    snapshot = await host_ws.frame_of("snapshot")
+    assert snapshot["seq"] == last
+    assert snapshot["data"]["listener_count"] == 1
+    await listener.close()
+    await host_ws.close()
+
+
+async def test_a_scheduled_space_page_turns_live_and_present_without_reconnecting():
+    host = await make_user()
+    space = await sync_to_async(scheduling.space_schedule)(
+        host=host, title="Soon", scheduled_for=timezone.now() + timedelta(hours=1)
+    )
+    visitor = await connect(space)
+    assert visitor.snapshot["data"]["space"]["state"] == "scheduled"
+    assert visitor.snapshot["data"]["me"] is None
+    await sync_to_async(services.space_go_live)(space=space.pk, expected_scheduled_for=space.scheduled_for)
+    started = await visitor.frame_of("space.started")
+    assert started["data"]["state"] == "live"
+    snapshot = await visitor.frame_of("snapshot")
+    assert snapshot["data"]["me"]["role"] == "listener"
+    await visitor.close()
+
+
+async def test_ending_the_space_reaches_every_socket():
+    host, space = await start_space()
+    sockets = [await connect(space, await make_user()) for _ in range(3)]
+    await sync_to_async(services.space_end)(space=space, actor=host)
+    for ws in sockets:
+        assert (await ws.frame_of("space.ended"))["data"]["state"] == "ended"
+        await ws.close()
