@@ -33,6 +33,7 @@ EVENT_TYPES = frozenset(
         "space.updated",
         "space.ended",
         "space.cancelled",
+        "space.missed",
         "participant.joined",
         "participant.left",
         "participant.role_changed",

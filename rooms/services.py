@@ -152,7 +152,8 @@ def space_go_live(
         space.started_at = timezone.now()
         space.started_by = Space.StartedBy.SCHEDULE if actor is None else Space.StartedBy.HOST
         space.save(update_fields=["state", "started_at", "started_by", "updated_at"])
-        _seat_host(space)
+        # Started by the schedule, the host is seated but not here until they connect.
+        _seat_host(space, absent_since=space.started_at if actor is None else None)
         events.publish_on_commit(space, "space.started", space_as_dict(space))
     return space
 
@@ -203,7 +204,7 @@ def space_end(*, space: Space | int, actor=None, reason: str = "host") -> Space:
     return space
 
 
-def _seat_host(space: Space) -> Participant:
+def _seat_host(space: Space, *, absent_since=None) -> Participant:
     host = space.host
     participant, _ = Participant.objects.update_or_create(
         space=space,
@@ -212,7 +213,7 @@ def _seat_host(space: Space) -> Participant:
             "role": Role.HOST,
             "display_name": host.get_username(),
             "media_token": new_media_token(),
-            "left_at": None,
+            "left_at": absent_since,
         },
     )
     return participant

@@ -190,8 +190,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# ETAs are kept under a minute (see scheduling.services.spaces_due_sweep), far inside this.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+SPACES_SWEEP_INTERVAL = float(os.environ.get("SPACES_SWEEP_INTERVAL", "30"))
+CELERY_BEAT_SCHEDULE = {
+    "start-due-spaces": {"task": "scheduling.tasks.sweep_due_spaces_task", "schedule": SPACES_SWEEP_INTERVAL},
+    "end-abandoned-spaces": {"task": "scheduling.tasks.end_abandoned_spaces_task", "schedule": 60.0},
+    "expire-presence": {"task": "scheduling.tasks.presence_sweep_task", "schedule": 15.0},
+}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -205,6 +216,10 @@ SPACES_MAX_COHOSTS = int(os.environ.get("SPACES_MAX_COHOSTS", "2"))
 SPACES_MAX_SCHEDULE_AHEAD = timedelta(days=14)
 SPACES_PRESENCE_GRACE = timedelta(seconds=float(os.environ.get("SPACES_PRESENCE_GRACE", "10")))
 SPACES_HOST_GRACE = timedelta(seconds=float(os.environ.get("SPACES_HOST_GRACE", "300")))
+SPACES_HOST_NEVER_CAME = timedelta(minutes=15)
+# The beat arms starts this far ahead; a start missed by more than the late limit is marked missed.
+SPACES_ARM_AHEAD = timedelta(seconds=60)
+SPACES_START_LATE_LIMIT = timedelta(hours=1)
 
 # Security: strict when DEBUG is off; each can be relaxed by environment behind a TLS proxy.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

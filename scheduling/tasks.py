@@ -1,0 +1,34 @@
+"""Celery tasks: each loads ids, calls one service, and is idempotent because the service is."""
+
+from celery import shared_task
+from django.utils.dateparse import parse_datetime
+
+from rooms.services import presence_sweep
+
+from . import services
+
+
+@shared_task
+def sweep_due_spaces_task():
+    return services.spaces_due_sweep()
+
+
+@shared_task
+def start_space_task(space_id: int, armed_for: str):
+    space = services.space_start_scheduled(space_id=space_id, armed_for=parse_datetime(armed_for))
+    return space is not None
+
+
+@shared_task
+def notify_space_started_task(space_id: int):
+    return services.space_started_notify(space_id=space_id)
+
+
+@shared_task
+def end_abandoned_spaces_task():
+    return [space.pk for space in services.spaces_abandoned_end()]
+
+
+@shared_task
+def presence_sweep_task():
+    return presence_sweep()
