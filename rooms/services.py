@@ -370,6 +370,13 @@ def participant_set_role(*, space: Space, actor, participant: Participant, role:
         if Role.COHOST in (role, participant.role) and actor_p.role != Role.HOST:
             raise NotPermitted("Only the host appoints and revokes co-hosts.", code="host_only")
         if participant.role == role:
+            if role == Role.LISTENER and participant.hand_raised_at is not None:
+                # "Decline": the request to speak is answered, the person stays a listener.
+                participant.hand_raised_at = None
+                participant.save(update_fields=["hand_raised_at"])
+                events.publish_on_commit(
+                    space, "hand.lowered", {"participant": participant_as_dict(participant)}, audience=events.STAFF
+                )
             return participant
         if participant.user_id is None and role != Role.LISTENER:
             raise Conflict(

@@ -1,15 +1,27 @@
-"""Pages: home, the host's dashboard, the public share page (which is also the live room), and
-the account pages."""
+"""Pages: home, the host's dashboard, the public share page (which is also the live room), the
+calendar file, and the account pages. Every change goes through a service."""
 
+from datetime import UTC, timedelta
+
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from . import selectors
-from .errors import NotFound
+from scheduling import selectors as scheduling_selectors
+from scheduling import services as scheduling
+
+from . import selectors, services
+from .errors import NotFound, SpaceError
+from .forms import RescheduleForm, ScheduleForm, StartForm
+from .identity import anonymous_identity
 from .models import Space
 
 
@@ -18,32 +30,165 @@ def home(request):
         request,
         "rooms/home.html",
         {
-            "live": selectors.space_list(state=Space.State.LIVE)[:50],
-            "upcoming": selectors.space_list(state=Space.State.SCHEDULED)[:50],
+            "live": selectors.space_list(state=Space.State.LIVE)[:30],
+            "upcoming": selectors.space_list(state=Space.State.SCHEDULED)[:30],
         },
     )
 
 
 @login_required
 def dashboard(request):
+    start_form = StartForm(prefix="start")
+    schedule_form = ScheduleForm(prefix="schedule")
+    if request.method == "POST":
+        if "start" in request.POST:
+            start_form = StartForm(request.POST, prefix="start")
+            space = _create(start_form, lambda d: services.space_start_now(
+                host=request.user, title=d["title"], description=d["description"], record=d["record"]
+            ))
+        else:
+            schedule_form = ScheduleForm(request.POST, prefix="schedule")
+            space = _create(schedule_form, lambda d: scheduling.space_schedule(
+                host=request.user, title=d["title"], description=d["description"],
+                scheduled_for=d["scheduled_for"], record=d["record"],
+            ))
+        if space is not None:
+            messages.success(request, f"“{space.title}” is {'live' if space.is_live else 'scheduled'}. Share the link below.")
+            return redirect("share", code=space.code) if space.is_live else redirect("dashboard")
     mine = selectors.space_list().filter(host=request.user)
     return render(
         request,
         "rooms/dashboard.html",
         {
+            "start_form": start_form,
+            "schedule_form": schedule_form,
             "live": mine.filter(state=Space.State.LIVE),
-            "scheduled": mine.filter(state=Space.State.SCHEDULED),
-            "past": mine.exclude(state__in=[Space.State.LIVE, Space.State.SCHEDULED])[:50],
+            "scheduled": mine.filter(state=Space.State.SCHEDULED).order_by("scheduled_for"),
+            "past": mine.exclude(state__in=[Space.State.LIVE, Space.State.SCHEDULED]).order_by("-created_at")[:30],
+            "notifications": scheduling_selectors.notifications_for(user=request.user)[:20],
+            "reschedule_form": RescheduleForm(prefix="reschedule"),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _create(form, create):
+    if not form.is_valid():
+        return None
+    try:
+        return create(form.cleaned_data)
+    except SpaceError as error:
+        form.add_service_error(error)
+        return None
+
+
+@login_required
+@require_POST
+def space_action(request, code, action):
+    space = _space_or_404(code)
+    try:
+        if action == "start":
+            services.space_go_live(space=space, actor=request.user)
+            return redirect("share", code=code)
+        if action == "end":
+            services.space_end(space=space, actor=request.user)
+            messages.success(request, f"“{space.title}” has ended.")
+        elif action == "cancel":
+            scheduling.space_cancel(space=space, actor=request.user)
+            messages.success(request, f"“{space.title}” is cancelled.")
+        elif action == "reschedule":
+            form = RescheduleForm(request.POST, prefix="reschedule")
+            if not form.is_valid():
+                messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+                return redirect("dashboard")
+            scheduling.space_reschedule(space=space, actor=request.user, scheduled_for=form.cleaned_data["scheduled_for"])
+            messages.success(request, f"“{space.title}” is rescheduled.")
+        else:
+            raise Http404("No such action")
+    except SpaceError as error:
+        messages.error(request, error.detail)
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def notifications_read(request):
+    scheduling.notifications_mark_all_read(user=request.user)
+    target = request.POST.get("next") or reverse("dashboard")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("dashboard")
+    return redirect(target)
+
+
+def share(request, code):
+    space = _space_or_404(code)
+    me = None
+    if request.user.is_authenticated:
+        me = selectors.participant_for(space=space, user=request.user)
+    else:
+        # Give signed-out visitors their listener label now, so the websocket knows them.
+        anon_id, _ = anonymous_identity(request.session)
+        me = selectors.participant_for(space=space, anon_id=anon_id)
+    if me is not None and me.blocked:
+        return render(request, "rooms/removed.html", {"space": space}, status=403)
+    reminded = (
+        request.user.is_authenticated
+        and space.state == Space.State.SCHEDULED
+        and space.reminders.filter(user=request.user).exists()
+    )
+    return render(
+        request,
+        "rooms/share.html",
+        {
+            "space": space,
+            "me": me,
+            "reminded": reminded,
+            "is_host": request.user.is_authenticated and request.user.pk == space.host_id,
+            "listener_count": selectors.listener_count(space=space) if space.is_live else 0,
+            "stage": selectors.stage(space=space) if space.is_live else [],
+            "reactions": services.REACTIONS,
         },
     )
 
 
-def share(request, code):
+def share_calendar(request, code):
+    """An .ics file so a listener can put a scheduled Space in their calendar."""
+    space = _space_or_404(code)
+    if space.scheduled_for is None:
+        raise Http404("This Space has no scheduled time.")
+    start = space.scheduled_for.astimezone(UTC)
+    stamp = "%Y%m%dT%H%M%SZ"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Spaces//Spaces//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:{space.code}@spaces",
+        f"DTSTAMP:{timezone.now().strftime(stamp)}",
+        f"DTSTART:{start.strftime(stamp)}",
+        f"DTEND:{(start + timedelta(hours=1)).strftime(stamp)}",
+        f"SUMMARY:{_ics_text(space.title)}",
+        f"DESCRIPTION:{_ics_text((space.description + chr(10) if space.description else '') + 'Listen: ' + space.share_url)}",
+        f"URL:{space.share_url}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    response = HttpResponse("\r\n".join(lines) + "\r\n", content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="space-{space.code}.ics"'
+    return response
+
+
+def _ics_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r", "").replace("\n", "\\n")
+
+
+def _space_or_404(code: str) -> Space:
     try:
-        space = selectors.space_get(code=code)
+        return selectors.space_get(code=code)
     except NotFound:
         raise Http404("No such Space")
-    return render(request, "rooms/share.html", {"space": space})
 
 
 def signup(request):
@@ -53,7 +198,10 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user)
-        return redirect(request.GET.get("next") or "dashboard")
+        target = request.GET.get("next")
+        if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            return redirect(target)
+        return redirect("dashboard")
     return render(request, "registration/signup.html", {"form": form})
 
 
@@ -63,3 +211,4 @@ class SignInView(auth_views.LoginView):
 
 class SignOutView(auth_views.LogoutView):
     pass
+

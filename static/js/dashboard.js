@@ -1,0 +1,30 @@
+// Dashboard: send the browser's time zone with time pickers, copy links, confirm destructive actions.
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+for (const input of document.querySelectorAll('input[name$="timezone"]')) input.value = zone;
+for (const note of document.querySelectorAll("[data-zone-note]")) note.textContent = `Times are in your time zone (${zone}).`;
+
+// The latest allowed start: 14 days from now, in local time, as the picker's max.
+const pad = (n) => String(n).padStart(2, "0");
+const local = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+for (const picker of document.querySelectorAll('input[type="datetime-local"]')) {
+  picker.min = local(new Date());
+  picker.max = local(new Date(Date.now() + 14 * 24 * 3600 * 1000));
+}
+
+for (const button of document.querySelectorAll("[data-copy]")) {
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(button.dataset.copy);
+      button.textContent = "Link copied";
+    } catch {
+      window.prompt("Copy this link", button.dataset.copy);
+    }
+  });
+}
+
+for (const form of document.querySelectorAll("form[data-confirm]")) {
+  form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+}
