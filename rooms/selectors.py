@@ -136,3 +136,12 @@ def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
     if viewer is not None and viewer.is_staff_role and viewer.removed_at is None:
         data["hands"] = [participant_as_dict(p) for p in hands_raised(space=space)]
     return {"type": "snapshot", "seq": seq, "data": data}
+
+
+def media_credentials(*, space: Space, participant: Participant) -> dict | None:
+    """Media credentials for someone present in a live Space with a media room; else None."""
+    from . import media
+
+    if space.state != Space.State.LIVE or not space.media_room_id or not participant.is_present:
+        return None
+    return media.credentials(room_id=space.media_room_id, participant=participant)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import events, presence
+from . import events, media, presence
 from .errors import (
     CohostLimit,
     Conflict,
@@ -115,6 +115,7 @@ def space_start_now(
             # A concurrent request won the one-live-Space race.
             raise _one_live_space(Space.objects.filter(host=host, state=State.LIVE).first())
         _seat_host(space)
+        _media_room_open_on_commit(space)
         events.publish_on_commit(space, "space.started", space_as_dict(space))
     return space
 
@@ -154,6 +155,7 @@ def space_go_live(
         space.save(update_fields=["state", "started_at", "started_by", "updated_at"])
         # Started by the schedule, the host is seated but not here until they connect.
         _seat_host(space, absent_since=space.started_at if actor is None else None)
+        _media_room_open_on_commit(space)
         events.publish_on_commit(space, "space.started", space_as_dict(space))
     return space
 
@@ -201,6 +203,9 @@ def space_end(*, space: Space | int, actor=None, reason: str = "host") -> Space:
         space.participants.filter(left_at__isnull=True).update(left_at=now, hand_raised_at=None)
         events.publish_on_commit(space, "space.ended", space_as_dict(space) | {"reason": reason})
         transaction.on_commit(lambda: presence.forget_space(space.pk))
+        if space.media_room_id:
+            room_id = space.media_room_id
+            transaction.on_commit(lambda: media.safely(media.room_close, room_id=room_id))
     return space
 
 
@@ -217,6 +222,59 @@ def _seat_host(space: Space, *, absent_since=None) -> Participant:
         },
     )
     return participant
+
+
+def _media_room_open_on_commit(space: Space) -> None:
+    """Give the Space its media room id now; create the room in Janus once this commits."""
+    space.media_room_id = space.pk
+    space.save(update_fields=["media_room_id"])
+    transaction.on_commit(lambda: media_room_open(space_id=space.pk))
+
+
+def _media_speaker_revoke_on_commit(space: Space, participant: Participant) -> None:
+    room_id, token, participant_id = space.media_room_id, participant.media_token, participant.pk
+    if room_id:
+        transaction.on_commit(
+            lambda: media.safely(media.speaker_revoke, room_id=room_id, token=token, participant_id=participant_id)
+        )
+
+
+def media_room_open(*, space_id: int) -> bool:
+    """Create (or complete) a live Space's media room, with everyone on stage allowed in."""
+    space = Space.objects.get(pk=space_id)
+    if space.state != State.LIVE or not space.media_room_id:
+        return False
+    tokens = list(
+        space.participants.filter(role__in=Participant.SPEAKING_ROLES, removed_at__isnull=True)
+        .exclude(media_token="")
+        .values_list("media_token", flat=True)
+    )
+    record_file = str(recording_path(space)) if space.record else None
+    return media.safely(media.room_open, room_id=space.media_room_id, allowed=tokens, record_file=record_file)
+
+
+def recording_path(space: Space):
+    from pathlib import Path
+
+    return Path(settings.JANUS["RECORDINGS_DIR"]) / f"space-{space.code}.wav"
+
+
+def media_reconcile() -> dict:
+    """Make the media server match the database: rooms for every live Space (after a Janus
+    restart, say), none for Spaces that are over. Idempotent; run at start-up and periodically."""
+    try:
+        existing = media.rooms()
+    except media.MediaError:
+        return {"reachable": False}
+    live = dict(Space.objects.filter(state=State.LIVE, media_room_id__isnull=False).values_list("media_room_id", "pk"))
+    opened = [live[room] for room in live if room not in existing["audiobridge"] or room not in existing["streaming"]]
+    for space_id in opened:
+        media_room_open(space_id=space_id)
+    ours = Space.objects.filter(media_room_id__in=existing["audiobridge"] | existing["streaming"]).exclude(state=State.LIVE)
+    closed = list(ours.values_list("media_room_id", flat=True))
+    for room_id in closed:
+        media.safely(media.room_close, room_id=room_id)
+    return {"reachable": True, "opened": len(opened), "closed": len(closed)}
 
 
 def _one_live_space(existing: Space | None) -> OneLiveSpace:
@@ -291,6 +349,7 @@ def space_leave(*, space: Space, participant: Participant) -> Participant:
         participant.left_at = timezone.now()
         participant.hand_raised_at = None
         if participant.role == Role.SPEAKER:
+            _media_speaker_revoke_on_commit(space, participant)
             participant.role = Role.LISTENER
             participant.media_token = ""
         participant.save(update_fields=["left_at", "hand_raised_at", "role", "media_token"])
@@ -401,6 +460,8 @@ def participant_set_role(*, space: Space, actor, participant: Participant, role:
                     "host and co-hosts included. Move someone off the stage first."
                 )
         previous = participant.role
+        if role == Role.LISTENER:
+            _media_speaker_revoke_on_commit(space, participant)
         participant.role = role
         participant.hand_raised_at = None
         participant.quiet = False if role != Role.LISTENER else participant.quiet
@@ -410,6 +471,9 @@ def participant_set_role(*, space: Space, actor, participant: Participant, role:
         elif previous == Role.LISTENER:
             participant.media_token = new_media_token()
         participant.save(update_fields=["role", "hand_raised_at", "quiet", "media_token", "muted"])
+        if previous == Role.LISTENER:
+            room_id, token = space.media_room_id, participant.media_token
+            transaction.on_commit(lambda: media.safely(media.speaker_allow, room_id=room_id, token=token))
         events.publish_on_commit(
             space,
             "participant.role_changed",
@@ -438,6 +502,10 @@ def participant_set_muted(*, space: Space, actor, participant: Participant, mute
             return participant
         participant.muted = muted
         participant.save(update_fields=["muted"])
+        room_id, participant_id = space.media_room_id, participant.pk
+        transaction.on_commit(
+            lambda: media.safely(media.speaker_mute, room_id=room_id, participant_id=participant_id, muted=muted)
+        )
         events.publish_on_commit(
             space, "participant.muted", {"participant": participant_as_dict(participant)}
         )
@@ -462,6 +530,8 @@ def participant_remove(*, space: Space, actor, participant: Participant, block: 
             raise Conflict("Use leave to step out of the Space yourself.", code="cannot_remove_self")
         if participant.role == Role.COHOST and actor_p.role != Role.HOST:
             raise NotPermitted("Co-hosts cannot remove each other.", code="host_only")
+        if participant.is_speaking_role:
+            _media_speaker_revoke_on_commit(space, participant)
         now = timezone.now()
         participant.removed_at = now
         participant.left_at = participant.left_at or now

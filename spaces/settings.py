@@ -200,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
     "start-due-spaces": {"task": "scheduling.tasks.sweep_due_spaces_task", "schedule": SPACES_SWEEP_INTERVAL},
     "end-abandoned-spaces": {"task": "scheduling.tasks.end_abandoned_spaces_task", "schedule": 60.0},
     "expire-presence": {"task": "scheduling.tasks.presence_sweep_task", "schedule": 15.0},
+    # Rooms of live Spaces come back after a Janus restart within this interval.
+    "reconcile-media": {"task": "rooms.tasks.media_reconcile_task", "schedule": 10.0},
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -221,6 +223,41 @@ SPACES_HOST_NEVER_CAME = timedelta(minutes=15)
 # The beat arms starts this far ahead; a start missed by more than the late limit is marked missed.
 SPACES_ARM_AHEAD = timedelta(seconds=60)
 SPACES_START_LATE_LIMIT = timedelta(hours=1)
+
+# Media: the Janus WebRTC server (see rooms/media.py and deploy/janus/). Secrets default to values
+# derived from SECRET_KEY so a local run needs no configuration; production sets its own.
+def derived_secret(name: str) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(SECRET_KEY.encode(), name.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+JANUS_HTTP_PORT = int(os.environ.get("JANUS_HTTP_PORT", "8088"))
+JANUS = {
+    "URL": os.environ.get("JANUS_URL", f"http://127.0.0.1:{JANUS_HTTP_PORT}/janus"),
+    # What browsers connect to; empty means "ws://<the page's host>:WS_PORT".
+    "PUBLIC_URL": os.environ.get("JANUS_PUBLIC_URL", ""),
+    "HTTP_PORT": JANUS_HTTP_PORT,
+    "WS_PORT": int(os.environ.get("JANUS_WS_PORT", "8188")),
+    "BIND_IP": os.environ.get("JANUS_BIND_IP", "127.0.0.1"),
+    "RTP_RANGE": os.environ.get("JANUS_RTP_RANGE", "20000-20999"),
+    # Streaming mountpoints receive the room mix on ports here, outside the RTP range.
+    "FORWARD_PORT_BASE": int(os.environ.get("JANUS_FORWARD_PORT_BASE", "22000")),
+    "FORWARD_PORT_COUNT": int(os.environ.get("JANUS_FORWARD_PORT_COUNT", "2000")),
+    "LIB_DIR": os.environ.get("JANUS_LIB_DIR", "/usr/lib/x86_64-linux-gnu/janus"),
+    "ADMIN_KEY": os.environ.get("JANUS_ADMIN_KEY") or derived_secret("janus-admin"),
+    "ROOM_SECRET": os.environ.get("JANUS_ROOM_SECRET") or derived_secret("janus-room"),
+    "TOKEN_SECRET": os.environ.get("JANUS_TOKEN_SECRET") or derived_secret("janus-token"),
+    "TOKEN_TTL": int(os.environ.get("JANUS_TOKEN_TTL", str(6 * 3600))),
+    "EVENTS_SECRET": os.environ.get("JANUS_EVENTS_SECRET") or derived_secret("janus-events"),
+    "EVENTS_URL": os.environ.get(
+        "JANUS_EVENTS_URL", f"http://127.0.0.1:{os.environ.get('SPACES_PORT', '8000')}/media/janus-events/"
+    ),
+    "RECORDINGS_DIR": os.environ.get("JANUS_RECORDINGS_DIR", str(MEDIA_ROOT / "recordings")),
+    "ENABLED": env_bool("JANUS_ENABLED", True),
+    "TIMEOUT": float(os.environ.get("JANUS_TIMEOUT", "5")),
+}
 
 # Security: strict when DEBUG is off; each can be relaxed by environment behind a TLS proxy.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

@@ -1,11 +1,20 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.conf import settings
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from rooms.janus_events import janus_events
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("rooms.api.urls")),
+    path("media/janus-events/", janus_events, name="janus-events"),
     path("", include("rooms.urls")),
 ]
+
+if settings.DEBUG:
+    # Replays in a local run; production serves MEDIA_ROOT from the web server.
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

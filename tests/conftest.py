@@ -40,6 +40,12 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_media_server(settings):
+    """Media calls are off unless a test starts its own Janus (tests/test_media.py)."""
+    settings.JANUS = {**settings.JANUS, "ENABLED": False}
+
+
+@pytest.fixture(autouse=True)
 def isolated_channel_layer(settings):
     """Each test gets its own channel-layer prefix on the real Redis, and its own cache prefix."""
     prefix = f"test-{uuid.uuid4().hex[:8]}"

@@ -155,9 +155,27 @@ class JoinSerializer(serializers.Serializer):
     )
 
 
+class MediaCredentialsSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["listener", "speaker"])
+    server = serializers.CharField(help_text="Janus URL for browsers; empty: ws://<this host>:ws_port")
+    ws_port = serializers.IntegerField()
+    token = serializers.CharField(help_text="Signed, expiring Janus token for this role's plugin")
+    room = serializers.IntegerField()
+    mountpoint = serializers.IntegerField(required=False)
+    participant_token = serializers.CharField(required=False)
+    participant_id = serializers.IntegerField(required=False)
+    display = serializers.CharField(required=False)
+    muted = serializers.BooleanField(required=False)
+
+
+class MediaResultSerializer(serializers.Serializer):
+    media = MediaCredentialsSerializer(allow_null=True)
+
+
 class JoinResultSerializer(serializers.Serializer):
     participant = ParticipantSerializer()
     space = SpaceSerializer()
+    media = MediaCredentialsSerializer(allow_null=True)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from .serializers import (
     ErrorSerializer,
     JoinResultSerializer,
     JoinSerializer,
+    MediaResultSerializer,
     ParticipantSerializer,
     ParticipantUpdateSerializer,
     RemoveSerializer,
@@ -198,10 +199,22 @@ class JoinView(SpaceMixin, APIView):
         return Response(self.result(space, participant))
 
     def result(self, space, participant) -> dict:
+        space = selectors.space_get(code=space.code)
         return {
             "participant": ParticipantSerializer(participant).data,
-            "space": SpaceSerializer(selectors.space_get(code=space.code)).data,
+            "space": SpaceSerializer(space).data,
+            "media": selectors.media_credentials(space=space, participant=participant),
         }
+
+
+class MediaView(SpaceMixin, APIView):
+    """This person's current media credentials: fetched again after a promotion or demotion."""
+
+    @extend_schema(request=None, responses={200: MediaResultSerializer, **errors(404, 409)})
+    def get(self, request, code):
+        space = self.get_space()
+        participant = self.my_participant(space)
+        return Response({"media": selectors.media_credentials(space=space, participant=participant)})
 
 
 class LeaveView(SpaceMixin, APIView):

@@ -1,4 +1,127 @@
-export async function listen() { throw new Error("audio is not set up on this server"); }
-export async function speak() { throw new Error("audio is not set up on this server"); }
-export async function stop() {}
-export function setMuted() {}
+// Audio through Janus, with Janus's official janus.js (loaded as a classic script: window.Janus).
+// listen(): watch the Space's Streaming mountpoint (one encoded mix for every listener).
+// speak(): join the AudioBridge with this person's token and publish the microphone.
+
+let session = null;
+let handle = null;
+let ready = null;
+
+function init() {
+  if (!ready) ready = new Promise((resolve) => window.Janus.init({ debug: false, callback: resolve }));
+  return ready;
+}
+
+function serverUrl(creds) {
+  if (creds.server) return creds.server;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.hostname}:${creds.ws_port}/`;
+}
+
+function connect(creds, onLost) {
+  return new Promise((resolve, reject) => {
+    let connected = false;
+    const janus = new window.Janus({
+      server: serverUrl(creds),
+      token: creds.token,
+      success: () => {
+        connected = true;
+        resolve(janus);
+      },
+      error: (error) => {
+        // After a successful start, an error means the media server went away (a restart, say).
+        if (connected) {
+          if (session === janus) onLost?.();
+          return;
+        }
+        reject(new Error(typeof error === "string" ? error : "media server unreachable"));
+      },
+    });
+  });
+}
+
+function attach(janus, plugin, callbacks) {
+  return new Promise((resolve, reject) => {
+    janus.attach({
+      plugin,
+      success: resolve,
+      error: (error) => reject(new Error(String(error))),
+      ...callbacks,
+    });
+  });
+}
+
+function play(audio, track) {
+  audio.srcObject = new MediaStream([track]);
+  const started = audio.play();
+  if (started) started.catch(() => {});
+}
+
+export async function listen(creds, audio, onLost) {
+  await init();
+  session = await connect(creds, onLost);
+  await new Promise((resolve, reject) => {
+    attach(session, "janus.plugin.streaming", {
+      onmessage: (message, jsep) => {
+        if (message.error) return reject(new Error(message.error));
+        if (!jsep) return;
+        handle.createAnswer({
+          jsep,
+          tracks: [{ type: "data" }],
+          success: (answer) => handle.send({ message: { request: "start" }, jsep: answer }),
+          error: (error) => reject(new Error(String(error))),
+        });
+      },
+      onremotetrack: (track, mid, on) => {
+        if (on && track.kind === "audio") {
+          play(audio, track);
+          resolve();
+        }
+      },
+    }).then((h) => {
+      handle = h;
+      handle.send({ message: { request: "watch", id: creds.mountpoint } });
+    }, reject);
+  });
+}
+
+export async function speak(creds, audio, onLost) {
+  await init();
+  session = await connect(creds, onLost);
+  await new Promise((resolve, reject) => {
+    attach(session, "janus.plugin.audiobridge", {
+      onmessage: (message, jsep) => {
+        if (message.error) return reject(new Error(message.error));
+        if (message.audiobridge === "joined" && !jsep && message.id === creds.participant_id) {
+          handle.createOffer({
+            tracks: [{ type: "audio", capture: true, recv: true }],
+            success: (offer) => handle.send({ message: { request: "configure", muted: false }, jsep: offer }),
+            error: (error) => reject(new Error(String(error))),
+          });
+        }
+        if (jsep) {
+          handle.handleRemoteJsep({ jsep });
+          resolve();
+        }
+      },
+      onremotetrack: (track, mid, on) => {
+        if (on && track.kind === "audio") play(audio, track);
+      },
+    }).then((h) => {
+      handle = h;
+      handle.send({
+        message: { request: "join", room: creds.room, id: creds.participant_id, display: creds.display, token: creds.participant_token },
+      });
+    }, reject);
+  });
+}
+
+export function setMuted(muted) {
+  handle?.send({ message: { request: "configure", muted } });
+}
+
+export async function stop() {
+  const old = session;
+  session = null;
+  handle = null;
+  if (old) await new Promise((resolve) => old.destroy({ success: resolve, error: resolve }));
+}

@@ -263,20 +263,41 @@ async function listen() {
 }
 
 async function startMedia(creds) {
+  if (!creds) {
+    say("Audio is not available for this Space right now.");
+    return;
+  }
   try {
     await media.stop();
     if (creds.kind === "speaker") {
       say("Connecting your microphone…");
-      await media.speak(creds, $("audio"));
+      await media.speak(creds, $("audio"), audioLost);
       say("You are on stage. Your microphone is live.");
     } else {
       say("Connecting audio…");
-      await media.listen(creds, $("audio"));
+      await media.listen(creds, $("audio"), audioLost);
       say("Listening.");
     }
+    retry = 0;
   } catch (error) {
-    say(`Audio could not start: ${error.message || error}. Try again.`);
+    say(`Audio could not start: ${error.message || error}. Retrying…`);
+    audioLost();
   }
+}
+
+// The media server went away (or refused us): try again with fresh credentials, with backoff.
+let retry = 0;
+function audioLost() {
+  if (!state.listening || state.space?.state !== "live") return;
+  say("Audio interrupted; reconnecting…");
+  const delay = Math.min(15000, 1000 * 2 ** retry++);
+  setTimeout(async () => {
+    try {
+      await startMedia(await credentials());
+    } catch {
+      audioLost();
+    }
+  }, delay);
 }
 
 async function followRole(role, previous) {

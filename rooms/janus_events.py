@@ -1,0 +1,63 @@
+"""Janus's event handler posts here (HTTP Basic auth with a shared secret): AudioBridge's talking
+notices become ``speaking`` frames, and a speaker who (re)joins the mix while muted by the host is
+muted again in Janus."""
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import events, media
+from .models import Participant, Space
+
+logger = logging.getLogger(__name__)
+PLUGIN_EVENT = 64
+
+
+def authorised(request) -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return user == "janus" and hmac.compare_digest(password, settings.JANUS["EVENTS_SECRET"])
+
+
+@csrf_exempt
+@require_POST
+def janus_events(request):
+    if not authorised(request):
+        return JsonResponse({"detail": "Unknown event source.", "code": "not_authenticated"}, status=401)
+    try:
+        batch = json.loads(request.body)
+    except ValueError:
+        return JsonResponse({"detail": "Send JSON.", "code": "malformed_request"}, status=400)
+    for event in batch if isinstance(batch, list) else [batch]:
+        if isinstance(event, dict) and event.get("type") == PLUGIN_EVENT:
+            handle_plugin_event((event.get("event") or {}).get("data") or {})
+    return HttpResponse(status=204)
+
+
+def handle_plugin_event(data: dict) -> None:
+    kind = data.get("audiobridge") or data.get("event")
+    room_id, participant_id = data.get("room"), data.get("id")
+    if not isinstance(room_id, int) or not isinstance(participant_id, int):
+        return
+    space_id = Space.objects.filter(media_room_id=room_id, state=Space.State.LIVE).values_list("pk", flat=True).first()
+    if space_id is None:
+        return
+    participant = Participant.objects.filter(pk=participant_id, space_id=space_id).values("uid", "muted").first()
+    if participant is None:
+        return
+    if kind in ("talking", "stopped-talking"):
+        events.publish_now(space_id, "speaking", {"participant": participant["uid"], "talking": kind == "talking"})
+    elif kind == "joined" and participant["muted"]:
+        media.safely(media.speaker_mute, room_id=room_id, participant_id=participant_id, muted=True)

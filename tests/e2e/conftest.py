@@ -1,0 +1,175 @@
+"""Real processes for browser and media tests: Janus from Debian's package with the project's
+config, daphne serving the app against the test database, and Debian's headless Chromium."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, *, timeout: float, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except Exception:
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+class Process:
+    def __init__(self, args, env, log: Path):
+        self.args, self.env, self.log_path = args, env, log
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.process = subprocess.Popen(
+            self.args, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()
+
+    def tail(self) -> str:
+        return self.log_path.read_text()[-4000:]
+
+
+@pytest.fixture(autouse=True)
+def real_password_hashing(settings):
+    """daphne in its own process checks passwords with the project's real hashers."""
+    from django.conf import global_settings
+
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+
+
+@pytest.fixture(scope="session")
+def tone(tmp_path_factory) -> Path:
+    require(shutil.which("sox") is not None, "sox is needed to make the test tone")
+    path = tmp_path_factory.mktemp("audio") / "tone.wav"
+    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", str(path), "synth", "60", "sine", "440", "vol", "0.5"], check=True)
+    return path
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path, settings):
+    """Janus and daphne on free ports, sharing the test database; yields their URLs and env."""
+    require(shutil.which("janus") is not None, "Janus (Debian package janus) is needed")
+    require(os.path.exists(CHROMIUM), "Debian's chromium is needed")
+    web_port, http_port, ws_port = free_port(), free_port(), free_port()
+    rtp = 30000 + (os.getpid() % 50) * 400
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        if connection.vendor == "postgresql" else f"sqlite:///{db['NAME']}",
+        "SPACES_PORT": str(web_port),
+        "JANUS_HTTP_PORT": str(http_port),
+        "JANUS_WS_PORT": str(ws_port),
+        "JANUS_RTP_RANGE": f"{rtp}-{rtp + 199}",
+        "JANUS_FORWARD_PORT_BASE": str(rtp + 200),
+        "JANUS_FORWARD_PORT_COUNT": "200",
+        "JANUS_CONFIG_DIR": str(tmp_path / "janus"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "SPACES_PRESENCE_GRACE": "2",
+    }
+    janus = Process(["deploy/janus/run"], env, tmp_path / "janus.log")
+    web = Process(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "spaces.asgi:application"],
+        env, tmp_path / "daphne.log",
+    )
+    janus_url = f"http://127.0.0.1:{http_port}/janus"
+    assert wait_for(lambda: requests.post(janus_url, json={"janus": "info", "transaction": "t"}, timeout=1).ok, timeout=20), janus.tail()
+    base = f"http://127.0.0.1:{web_port}"
+    assert wait_for(lambda: requests.get(base + "/", timeout=1).ok, timeout=30), web.tail()
+    settings.JANUS = {
+        **settings.JANUS, "ENABLED": True, "URL": janus_url, "HTTP_PORT": http_port, "WS_PORT": ws_port,
+        "FORWARD_PORT_BASE": rtp + 200, "FORWARD_PORT_COUNT": 200,
+    }
+    stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "web": web, "tmp": tmp_path})
+    yield stack
+    web.stop()
+    janus.stop()
+
+
+@pytest.fixture
+def browser(tone, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still
+    # plain synchronous calls between browser steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}"]
+        )
+        yield chromium
+        chromium.close()
+
+
+AUDIO_LEVEL = """() => new Promise((resolve) => {
+  const audio = document.getElementById('audio');
+  if (!audio || !audio.srcObject) return resolve(0);
+  const ctx = new AudioContext();
+  const source = ctx.createMediaStreamSource(audio.srcObject);
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 2048;
+  source.connect(analyser);
+  const buffer = new Float32Array(analyser.fftSize);
+  let loudest = 0, samples = 0;
+  const timer = setInterval(() => {
+    analyser.getFloatTimeDomainData(buffer);
+    let sum = 0;
+    for (const v of buffer) sum += v * v;
+    loudest = Math.max(loudest, Math.sqrt(sum / buffer.length));
+    if (++samples >= 8) { clearInterval(timer); ctx.close(); resolve(loudest); }
+  }, 50);
+})"""
+
+
+def audio_level(page) -> float:
+    """The loudest RMS of what the page's audio element plays, over about 400 ms."""
+    return page.evaluate(AUDIO_LEVEL)
+
+
+def sign_in(page, base: str, username: str, password: str = "correct horse battery"):
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)

@@ -1,0 +1,102 @@
+"""Voices really travel: a speaker's page publishes a tone into Janus, a signed-out listener on the
+share link hears it, and the host's controls hold in the media server. Real Janus, real daphne,
+Debian's headless Chromium with a fake microphone."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from rest_framework.authtoken.models import Token
+
+from rooms import media
+from rooms.models import Participant, Space
+from tests.factories import UserFactory
+
+from .conftest import ROOT, audio_level, sign_in, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+SILENCE = 0.003
+SOUND = 0.01
+
+
+def api_for(user, base):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {Token.objects.get_or_create(user=user)[0].key}"
+    session.base = base
+    return session
+
+
+def hears(page, timeout: float) -> float | None:
+    return wait_for(lambda: (level := audio_level(page)) > SOUND and level, timeout=timeout, interval=0.2)
+
+
+def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, browser):
+    host, fan = UserFactory(username="host"), UserFactory(username="fan")
+    api = api_for(host, stack.base)
+
+    # The host starts a Space from the dashboard and opens the room (not speaking: no tone from them).
+    host_page = browser.new_context().new_page()
+    sign_in(host_page, stack.base, "host")
+    host_page.fill("#id_start-title", "Audio check")
+    host_page.click("button[name=start]")
+    host_page.wait_for_url("**/s/**")
+    space = Space.objects.get(title="Audio check")
+    assert space.media_room_id in media.rooms()["audiobridge"]
+    assert space.media_room_id in media.rooms()["streaming"]
+
+    # A signed-in fan and a signed-out listener press Listen.
+    fan_page = browser.new_context().new_page()
+    sign_in(fan_page, stack.base, "fan")
+    fan_page.goto(f"{stack.base}/s/{space.code}/")
+    fan_page.click("#listen")
+    listener = browser.new_context().new_page()
+    listener.goto(f"{stack.base}/s/{space.code}/")
+    listener.click("#listen")
+    listener.wait_for_function("document.getElementById('media-status').textContent === 'Listening.'", timeout=15000)
+    assert audio_level(listener) < SILENCE  # nobody is speaking yet
+
+    # The host puts the fan on stage: the fan's page starts publishing, the listener hears the tone.
+    fan_p = Participant.objects.get(user=fan, space=space)
+    url = f"{stack.base}/api/spaces/{space.code}/participants/{fan_p.uid}/"
+    assert api.patch(url, json={"role": "speaker"}).status_code == 200
+    assert hears(listener, timeout=15), "the listener never heard the speaker"
+
+    # The host mutes the fan in Janus: the listener is silent within a second.
+    assert api.patch(url, json={"muted": True}).status_code == 200
+    muted_at = time.monotonic()
+    silent_from = wait_for(
+        lambda: (start := time.monotonic(), audio_level(listener) < SILENCE)[1] and start, timeout=5, interval=0
+    )
+    assert silent_from and silent_from - muted_at <= 1.0, "still audible a second after the mute"
+    assert api.patch(url, json={"muted": False}).status_code == 200
+    assert hears(listener, timeout=5)
+
+    # Demoted, the fan's old token no longer gets into the AudioBridge.
+    old_token = Participant.objects.get(pk=fan_p.pk).media_token
+    assert api.patch(url, json={"role": "listener"}).status_code == 200
+    with media.plugin(media.AUDIOBRIDGE) as bridge, pytest.raises(media.MediaError):
+        bridge.message({"request": "join", "room": space.media_room_id, "id": 999999, "token": old_token})
+    assert wait_for(lambda: audio_level(listener) < SILENCE, timeout=5)
+
+    # On stage again, then Janus dies and comes back: reconcile rebuilds the room, audio resumes.
+    assert api.patch(url, json={"role": "speaker"}).status_code == 200
+    assert hears(listener, timeout=15)
+    stack.janus.stop(signal.SIGKILL)
+    stack.janus.start()
+    assert wait_for(lambda: requests.post(media.config()["URL"], json={"janus": "info", "transaction": "t"}, timeout=1).ok, timeout=20)
+    reconcile = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", "from rooms.services import media_reconcile; print(media_reconcile())"],
+        cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60,
+    )
+    assert "'opened': 1" in reconcile.stdout, reconcile.stdout + reconcile.stderr
+    assert hears(listener, timeout=45), "audio did not come back after Janus restarted"
+
+    # The host ends the Space: its room and mountpoint are gone.
+    assert api.post(f"{stack.base}/api/spaces/{space.code}/end/").status_code == 200
+    assert wait_for(lambda: space.media_room_id not in media.rooms()["audiobridge"], timeout=5)
+    assert space.media_room_id not in media.rooms()["streaming"]
+    listener.wait_for_selector("[data-when=ended]:not([hidden])", timeout=5000)
