@@ -11,6 +11,7 @@ Frame shape: ``{"type": ..., "seq": ..., "at": ..., "data": {...}}``.
 
 import json
 import logging
+import threading
 from contextlib import contextmanager
 
 from asgiref.sync import async_to_sync
@@ -44,6 +45,7 @@ EVENT_TYPES = frozenset(
         "speaking",
         "reaction",
         "listeners.count",
+        "participant.batch",
     }
 )
 
@@ -113,6 +115,70 @@ def send(group: str, frame: dict) -> None:
     except Exception:
         # The change is committed; a client that misses this frame resyncs on the next one.
         logger.exception("Could not publish %s to %s", frame.get("type"), group)
+
+
+BATCH_NAMES = 20
+BATCH_INTERVAL = 1.0
+
+
+def _redis():
+    from . import presence
+
+    return presence.sync_client()
+
+
+def _batch_key(space_id: int) -> str:
+    from . import presence
+
+    return f"{presence.space_key(space_id)}:batch"
+
+
+def coalesce(space_id: int, event_type: str, participant: dict | None) -> None:
+    """Queue a join or leave of a big room for the next batch, and make sure a flush is coming:
+    whoever queues first in a second arms a timer; the flush takes one seq for the whole batch."""
+    kind = "joined" if event_type == "participant.joined" else "left"
+    client = _redis()
+    key = _batch_key(space_id)
+    client.rpush(key, json.dumps({"kind": kind, "participant": participant}))
+    if client.set(f"{key}:armed", 1, nx=True, px=int(BATCH_INTERVAL * 1000) + 500):
+        timer = threading.Timer(BATCH_INTERVAL, flush_batch, args=(space_id,))
+        timer.daemon = True
+        timer.start()
+
+
+def flush_batch(space_id: int) -> None:
+    """Publish what was queued for a Space as one ``participant.batch`` frame (up to 20 names of
+    each kind, plus counts and the listener count)."""
+    from django.db import close_old_connections
+
+    from .selectors import listener_count
+
+    client = _redis()
+    key = _batch_key(space_id)
+    pipe = client.pipeline()
+    pipe.lrange(key, 0, -1)
+    pipe.delete(key, f"{key}:armed")
+    items, _ = pipe.execute()
+    if not items:
+        return
+    queued = [json.loads(item) for item in items]
+    joined = [q["participant"] for q in queued if q["kind"] == "joined"]
+    left = [q["participant"] for q in queued if q["kind"] == "left"]
+    try:
+        with transaction.atomic():
+            space = Space.objects.select_for_update().get(pk=space_id)
+            data = {
+                "joined": [p for p in joined if p][:BATCH_NAMES],
+                "left": [p for p in left if p][:BATCH_NAMES],
+                "joined_count": len(joined),
+                "left_count": len(left),
+                "count": listener_count(space=space),
+            }
+            publish_on_commit(space, "participant.batch", data)
+    except Exception:
+        logger.exception("Could not flush the presence batch of Space %s", space_id)
+    finally:
+        close_old_connections()
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from .errors import (
     SpeakerLimit,
 )
 from .models import Participant, Space
-from .selectors import listener_count, participant_as_dict, space_as_dict
+from .selectors import listener_count, participant_as_dict, participants_present, space_as_dict
 
 Role = Participant.Role
 State = Space.State
@@ -359,10 +359,17 @@ def space_leave(*, space: Space, participant: Participant) -> Participant:
 
 
 def _announce_presence(space: Space, participant: Participant, event_type: str) -> None:
+    """Announce a join or leave; in a big room, fold it into the next once-a-second batch so that
+    N joins cost each client O(N) frames per second, not N frames each."""
+    present = participants_present(space=space).count()
     count = listener_count(space=space)
     if count > space.peak_listeners:
         space.peak_listeners = count
         space.save(update_fields=["peak_listeners"])
+    if present > settings.SPACES_BIG_ROOM:
+        shown = None if participant.quiet else participant_as_dict(participant)
+        transaction.on_commit(lambda: events.coalesce(space.pk, event_type, shown))
+        return
     if not participant.quiet:
         events.publish_on_commit(space, event_type, {"participant": participant_as_dict(participant)})
     events.publish_on_commit(space, "listeners.count", {"count": count})

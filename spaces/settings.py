@@ -217,6 +217,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Spaces <spaces@localh
 SPACES_MAX_SPEAKERS = int(os.environ.get("SPACES_MAX_SPEAKERS", "13"))
 SPACES_MAX_COHOSTS = int(os.environ.get("SPACES_MAX_COHOSTS", "2"))
 SPACES_MAX_SCHEDULE_AHEAD = timedelta(days=14)
+# Above this many present, join/leave announcements are batched once a second.
+SPACES_BIG_ROOM = int(os.environ.get("SPACES_BIG_ROOM", "100"))
 SPACES_PRESENCE_GRACE = timedelta(seconds=float(os.environ.get("SPACES_PRESENCE_GRACE", "10")))
 SPACES_HOST_GRACE = timedelta(seconds=float(os.environ.get("SPACES_HOST_GRACE", "300")))
 SPACES_HOST_NEVER_CAME = timedelta(minutes=15)

@@ -334,3 +334,28 @@ async def test_ending_the_space_reaches_every_socket():
     for ws in sockets:
         assert (await ws.frame_of("space.ended"))["data"]["state"] == "ended"
         await ws.close()
+
+
+async def test_big_rooms_get_joins_in_batches_of_one_frame_a_second(settings):
+    settings.SPACES_BIG_ROOM = 3
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    join = sync_to_async(services.space_join)
+    for i in range(2):
+        await join(space=space, anon_id=f"small-{i}", anon_label=f"Listener {i}")
+    for _ in range(2):
+        await host_ws.frame_of("participant.joined")
+    for i in range(30):
+        await join(space=space, anon_id=f"big-{i}", anon_label=f"Listener 1{i:02}")
+    batch = await host_ws.frame_of("participant.batch", timeout=5)
+    frames = [batch]
+    while not await host_ws.nothing(timeout=1.5):
+        frames.append(await host_ws.frame())
+    batches = [f for f in frames if f["type"] == "participant.batch"]
+    assert not [f for f in frames if f["type"] == "participant.joined"]
+    assert sum(b["data"]["joined_count"] for b in batches) == 30
+    assert len(batches) <= 3  # 30 joins within about a second: one or two batches, not 30 frames
+    assert all(len(b["data"]["joined"]) <= 20 for b in batches)
+    assert batches[-1]["data"]["count"] == 32
+    assert [b["seq"] for b in batches] == list(range(batches[0]["seq"], batches[0]["seq"] + len(batches)))
+    await host_ws.close()
