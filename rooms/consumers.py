@@ -175,7 +175,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     async def space_event(self, message):
         """A frame published by a service: relay it, and react to what it says about us."""
         frame = message["frame"]
-        await self.send_frame(frame)
+        await self.send(text_data=message.get("text") or json.dumps(frame, cls=DjangoJSONEncoder))
         kind = frame["type"]
         if kind in ("space.ended", "space.cancelled", "space.started", "space.updated"):
             self.space.state = frame["data"]["state"]

@@ -111,7 +111,9 @@ def send(group: str, frame: dict) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, {"type": "space.event", "frame": frame})
+        # Serialised once here rather than once per socket: a big room's fan-out is mostly this.
+        text = json.dumps(frame, cls=DjangoJSONEncoder)
+        async_to_sync(layer.group_send)(group, {"type": "space.event", "frame": frame, "text": text})
     except Exception:
         # The change is committed; a client that misses this frame resyncs on the next one.
         logger.exception("Could not publish %s to %s", frame.get("type"), group)

@@ -135,6 +135,9 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# RedisChannelLayer ("core", the default) or RedisPubSubChannelLayer ("pubsub"): chosen by
+# measurement, see docs/REALTIME.md.
+CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "core")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -144,6 +147,14 @@ CHANNEL_LAYERS = {
             "expiry": 60,
             # Group membership outlives the longest Space; consumers also re-add themselves.
             "group_expiry": 7 * 24 * 3600,
+            "prefix": os.environ.get("CHANNEL_PREFIX", "spaces"),
+        },
+    }
+    if CHANNEL_LAYER == "core"
+    else {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [os.environ.get("CHANNEL_REDIS_URL", REDIS_URL)],
             "prefix": os.environ.get("CHANNEL_PREFIX", "spaces"),
         },
     }
