@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -16,6 +17,10 @@ from rooms.models import Participant, Space
 from .factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# The test server's listen backlog is socketserver's default of 5: fifty requests released at
+# once would be refused by the kernel before Django saw them. A real deployment's is far larger.
+ThreadedWSGIServer.request_queue_size = 128
 
 
 def token_for(user) -> str:
