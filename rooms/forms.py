@@ -59,7 +59,7 @@ class LocalTimeMixin:
 def scheduled_for_field():
     return forms.CharField(
         label="Starts at",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
         help_text="In your time zone. At most 14 days ahead.",
     )
 

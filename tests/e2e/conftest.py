@@ -121,10 +121,24 @@ def stack(transactional_db, tmp_path, settings):
         **settings.JANUS, "ENABLED": True, "URL": janus_url, "HTTP_PORT": http_port, "WS_PORT": ws_port,
         "FORWARD_PORT_BASE": rtp + 200, "FORWARD_PORT_COUNT": 200,
     }
-    stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "web": web, "tmp": tmp_path})
+    processes = [web, janus]
+
+    def celery():
+        """A worker and a beat that sweeps every second, on a broker of the tests' own."""
+        import redis
+
+        broker = "redis://127.0.0.1:6379/13"
+        redis.Redis.from_url(broker).flushdb()
+        celery_env = {**env, "CELERY_BROKER_URL": broker, "SPACES_SWEEP_INTERVAL": "1"}
+        for args in (["worker", "--concurrency", "2", "--without-gossip", "--without-mingle"],
+                     ["beat", "--schedule", str(tmp_path / "beat")]):
+            processes.append(Process([sys.executable, "-m", "celery", "-A", "spaces", *args, "--loglevel", "INFO"],
+                                     celery_env, tmp_path / f"celery-{args[0]}.log"))
+
+    stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "web": web, "tmp": tmp_path, "celery": staticmethod(celery)})
     yield stack
-    web.stop()
-    janus.stop()
+    for process in reversed(processes):
+        process.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,139 @@
+"""A whole show in real browsers: a host signs up and schedules a Space (meeting each scheduling
+error on the way), a signed-out listener waits on the share link, Celery starts the Space and the
+page goes live without a reload, the listener hears the host, a signed-in listener asks to speak,
+is accepted and heard, then muted and removed, while a third page watches people arrive.
+Screenshots of every page at phone and desktop widths go to test-artifacts/."""
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from rooms.models import Space
+from tests.factories import UserFactory
+
+from .conftest import ROOT, audio_level, sign_in, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+ZONE = "Europe/Berlin"
+SILENCE, SOUND = 0.003, 0.01
+
+
+def shoot(page, name: str):
+    ARTIFACTS.mkdir(exist_ok=True)
+    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def local(moment: datetime, seconds: bool = False) -> str:
+    return moment.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%dT%H:%M:%S" if seconds else "%Y-%m-%dT%H:%M")
+
+
+def schedule(page, title: str, when: str):
+    page.fill("#id_schedule-title", title)
+    page.fill("#id_schedule-scheduled_for", when)
+    page.click("button[name=schedule]")
+
+
+def test_a_whole_show(stack, browser):
+    stack.celery()
+    context = {"timezone_id": ZONE, "viewport": DESKTOP}
+
+    # Anyone can see the home page.
+    visitor = browser.new_context(**context).new_page()
+    visitor.goto(stack.base + "/")
+    shoot(visitor, "home")
+
+    # The host signs up.
+    host = browser.new_context(**context).new_page()
+    host.goto(stack.base + "/accounts/signup/")
+    shoot(host, "signup")
+    host.fill("#id_username", "dj_host")
+    host.fill("#id_password1", "a-long-passphrase-42")
+    host.fill("#id_password2", "a-long-passphrase-42")
+    host.click("button[type=submit]")
+    host.wait_for_url("**/dashboard/")
+
+    # Each scheduling error, inline and specific.
+    now = datetime.now(ZoneInfo(ZONE))
+    schedule(host, "Too far", local(now + timedelta(days=15)))
+    assert "latest you can pick" in host.text_content("#schedule-form")
+    schedule(host, "Too early", local(now - timedelta(hours=1)))
+    assert "in the past" in host.text_content("#schedule-form")
+    shoot(host, "dashboard-errors")
+    starts = datetime.now(ZoneInfo(ZONE)) + timedelta(seconds=25)
+    schedule(host, "Friday jam", local(starts, seconds=True))
+    host.wait_for_selector("text=Friday jam")
+    schedule(host, "Second show", local(now + timedelta(days=2)))
+    assert "already have a scheduled Space" in host.text_content("#schedule-form")
+    link = host.get_attribute("#schedule-form .form-error a", "href")
+    space = Space.objects.get(title="Friday jam")
+    assert link.endswith(f"/s/{space.code}/")
+    shoot(host, "dashboard")
+
+    # A signed-out listener opens the share link on a phone and waits.
+    listener = browser.new_context(**context).new_page()
+    listener.goto(f"{stack.base}/s/{space.code}/")
+    assert listener.is_visible("#countdown")
+    shoot(listener, "share-scheduled")
+
+    # Celery starts it on time; the listener's page goes live by itself.
+    listener.wait_for_selector("[data-when=live]:not([hidden])", timeout=60000)
+    space.refresh_from_db()
+    assert space.state == "live" and space.started_by == "schedule"
+
+    # The host opens the room and speaks; the listener presses Listen and hears them.
+    host.goto(f"{stack.base}/s/{space.code}/")
+    host.click("#listen")
+    host.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
+    listener.click("#listen")
+    assert wait_for(lambda: audio_level(listener) > SOUND, timeout=20), "the listener never heard the host"
+
+    # A third page watches; a signed-in fan joins, and the watcher sees it happen.
+    watcher = browser.new_context(**context).new_page()
+    watcher.goto(f"{stack.base}/s/{space.code}/")
+    UserFactory(username="fan")
+    fan = browser.new_context(**context).new_page()
+    sign_in(fan, stack.base, "fan")
+    fan.goto(f"{stack.base}/s/{space.code}/")
+    fan.click("#listen")
+    watcher.wait_for_selector("#feed >> text=fan joined", timeout=10000)
+    host.wait_for_selector("#listeners >> text=fan", timeout=10000)
+
+    # The host goes quiet; the fan asks to speak; the host accepts; the listener hears the fan.
+    host.click("#mic")
+    assert wait_for(lambda: audio_level(listener) < SILENCE, timeout=10)
+    fan.click("#hand")
+    host.wait_for_selector("#hands >> text=fan", timeout=10000)
+    shoot(host, "room-host")
+    host.click("#hands button:has-text('Accept')")
+    fan.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
+    assert wait_for(lambda: audio_level(listener) > SOUND, timeout=20), "the new speaker was not heard"
+    shoot(listener, "room-listener")
+    shoot(fan, "room-speaker")
+
+    # The host mutes the fan (silence for the listener), then removes them.
+    fan_tile = host.locator("#stage .person", has_text="fan")
+    fan_tile.locator("summary").click()
+    fan_tile.locator("button:has-text('Mute')").click()
+    assert wait_for(lambda: audio_level(listener) < SILENCE, timeout=5)
+    watcher.wait_for_selector("#stage .person:has-text('fan') .mic-off", timeout=5000)
+    host.once("dialog", lambda dialog: dialog.accept())
+    fan_tile.locator("summary").click()
+    fan_tile.locator("button:text-is('Remove')").click()
+    fan.wait_for_selector("text=You were removed from this Space", timeout=10000)
+    watcher.wait_for_selector("#stage .person:has-text('fan')", state="detached", timeout=5000)
+
+    # The host ends the Space; every page shows it is over.
+    host.once("dialog", lambda dialog: dialog.accept())
+    host.click("#end-space")
+    listener.wait_for_selector("[data-when=ended]:not([hidden])", timeout=10000)
+    shoot(listener, "share-ended")
+    assert Path(ARTIFACTS / "share-ended-phone.png").exists()
