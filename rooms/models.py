@@ -57,6 +57,10 @@ class Space(models.Model):
     event_seq = models.PositiveBigIntegerField(default=0, editable=False)
     peak_listeners = models.PositiveIntegerField(default=0, editable=False)
 
+    # The recording of the mix, kept as a replay (a path under MEDIA_ROOT) until it expires.
+    replay = models.CharField(max_length=255, blank=True, editable=False)
+    replay_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     # Media: the Janus node and room (AudioBridge room id = Streaming mountpoint id).
     media_node = models.CharField(max_length=64, blank=True, editable=False)
     media_room_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
@@ -105,6 +109,10 @@ class Space(models.Model):
     @property
     def share_url(self) -> str:
         return f"{settings.SITE_URL}{self.get_absolute_url()}"
+
+    @property
+    def replay_url(self) -> str:
+        return f"{settings.MEDIA_URL}{self.replay}" if self.replay else ""
 
     @property
     def is_live(self) -> bool:

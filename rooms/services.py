@@ -6,7 +6,10 @@ Lock order, to keep concurrent services free of deadlocks: the Space row first, 
 rows.
 """
 
+import logging
 import secrets
+import time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -27,6 +30,8 @@ from .errors import (
 )
 from .models import Participant, Space
 from .selectors import listener_count, participant_as_dict, participants_present, space_as_dict
+
+logger = logging.getLogger(__name__)
 
 Role = Participant.Role
 State = Space.State
@@ -204,8 +209,7 @@ def space_end(*, space: Space | int, actor=None, reason: str = "host") -> Space:
         events.publish_on_commit(space, "space.ended", space_as_dict(space) | {"reason": reason})
         transaction.on_commit(lambda: presence.forget_space(space.pk))
         if space.media_room_id:
-            room_id = space.media_room_id
-            transaction.on_commit(lambda: media.safely(media.room_close, room_id=room_id))
+            transaction.on_commit(lambda: media_room_close(space_id=space.pk))
     return space
 
 
@@ -249,14 +253,66 @@ def media_room_open(*, space_id: int) -> bool:
         .exclude(media_token="")
         .values_list("media_token", flat=True)
     )
-    record_file = str(recording_path(space)) if space.record else None
+    record_file = None
+    if space.record:
+        recording_path(space).parent.mkdir(parents=True, exist_ok=True)
+        record_file = str(recording_path(space))
     return media.safely(media.room_open, room_id=space.media_room_id, allowed=tokens, record_file=record_file)
 
 
-def recording_path(space: Space):
-    from pathlib import Path
-
+def recording_path(space: Space) -> Path:
     return Path(settings.JANUS["RECORDINGS_DIR"]) / f"space-{space.code}.wav"
+
+
+def media_room_close(*, space_id: int) -> None:
+    """Destroy an ended Space's media room; a recorded Space's mix then becomes its replay."""
+    space = Space.objects.get(pk=space_id)
+    closed = media.safely(media.room_close, room_id=space.media_room_id)
+    if closed and space.record:
+        space_replay_attach(space_id=space.pk)
+
+
+def space_replay_attach(*, space_id: int, wait: float = 5.0) -> Space:
+    """Keep the recorded mix as the Space's replay for SPACES_REPLAY_DAYS. Janus finishes the file
+    when the room is destroyed, so wait a moment for it."""
+    space = Space.objects.get(pk=space_id)
+    path = recording_path(space)
+    deadline = time.monotonic() + wait
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not path.exists():
+        logger.warning("No recording found for Space %s at %s", space.code, path)
+        return space
+    relative = path.relative_to(Path(settings.MEDIA_ROOT)) if path.is_relative_to(settings.MEDIA_ROOT) else path.name
+    Space.objects.filter(pk=space.pk).update(
+        replay=str(relative), replay_expires_at=timezone.now() + settings.SPACES_REPLAY_KEEP
+    )
+    space.refresh_from_db()
+    return space
+
+
+def space_replay_delete(*, space: Space, actor) -> Space:
+    """The host (or staff) deletes a replay: the file and the link. Locks the Space."""
+    with transaction.atomic():
+        space = lock_space(space)
+        require_host_or_staff(actor, space, "delete this replay")
+        if not space.replay:
+            raise Conflict("This Space has no replay.", code="no_replay")
+        path = Path(settings.MEDIA_ROOT) / space.replay
+        space.replay, space.replay_expires_at = "", None
+        space.save(update_fields=["replay", "replay_expires_at", "updated_at"])
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    return space
+
+
+def replays_expire(*, now=None) -> int:
+    """Delete replays older than their keep period. Idempotent; the beat runs it daily."""
+    expired = Space.objects.filter(replay_expires_at__lte=now or timezone.now()).exclude(replay="")
+    count = 0
+    for space in expired:
+        (Path(settings.MEDIA_ROOT) / space.replay).unlink(missing_ok=True)
+        count += Space.objects.filter(pk=space.pk).exclude(replay="").update(replay="", replay_expires_at=None)
+    return count
 
 
 def media_reconcile() -> dict:

@@ -8,3 +8,8 @@ from . import services
 @shared_task
 def media_reconcile_task():
     return services.media_reconcile()
+
+
+@shared_task
+def replays_expire_task():
+    return services.replays_expire()

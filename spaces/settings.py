@@ -213,6 +213,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-presence": {"task": "scheduling.tasks.presence_sweep_task", "schedule": 15.0},
     # Rooms of live Spaces come back after a Janus restart within this interval.
     "reconcile-media": {"task": "rooms.tasks.media_reconcile_task", "schedule": 10.0},
+    "expire-replays": {"task": "rooms.tasks.replays_expire_task", "schedule": 3600.0},
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -233,6 +234,7 @@ SPACES_BIG_ROOM = int(os.environ.get("SPACES_BIG_ROOM", "100"))
 SPACES_PRESENCE_GRACE = timedelta(seconds=float(os.environ.get("SPACES_PRESENCE_GRACE", "10")))
 SPACES_HOST_GRACE = timedelta(seconds=float(os.environ.get("SPACES_HOST_GRACE", "300")))
 SPACES_HOST_NEVER_CAME = timedelta(minutes=15)
+SPACES_REPLAY_KEEP = timedelta(days=int(os.environ.get("SPACES_REPLAY_DAYS", "30")))
 # The beat arms starts this far ahead; a start missed by more than the late limit is marked missed.
 SPACES_ARM_AHEAD = timedelta(seconds=60)
 SPACES_START_LATE_LIMIT = timedelta(hours=1)

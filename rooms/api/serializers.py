@@ -81,6 +81,7 @@ class SpaceSerializer(serializers.ModelSerializer):
     started_at = AwareDateTimeField()
     ended_at = AwareDateTimeField()
     share_url = serializers.CharField()
+    replay_url = serializers.CharField(help_text="The recording of an ended Space, while it is kept; empty otherwise.")
     listener_count = serializers.SerializerMethodField()
     speakers = serializers.SerializerMethodField()
 
@@ -100,6 +101,7 @@ class SpaceSerializer(serializers.ModelSerializer):
             "listener_count",
             "peak_listeners",
             "speakers",
+            "replay_url",
         ]
 
     def get_listener_count(self, obj) -> int:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("spaces/<str:code>/end/", views.SpaceLifecycleView.as_view(action="end"), name="api-space-end"),
     path("spaces/<str:code>/cancel/", views.SpaceLifecycleView.as_view(action="cancel"), name="api-space-cancel"),
     path("spaces/<str:code>/join/", views.JoinView.as_view(), name="api-space-join"),
+    path("spaces/<str:code>/replay/", views.ReplayView.as_view(), name="api-space-replay"),
     path("spaces/<str:code>/media/", views.MediaView.as_view(), name="api-space-media"),
     path("spaces/<str:code>/leave/", views.LeaveView.as_view(), name="api-space-leave"),
     path("spaces/<str:code>/hand/", views.HandView.as_view(), name="api-space-hand"),

@@ -301,3 +301,10 @@ class ReminderView(SpaceMixin, APIView):
     def delete(self, request, code):
         scheduling.reminder_remove(space=self.get_space(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReplayView(SpaceMixin, APIView):
+    @extend_schema(request=None, responses={204: None, **errors(401, 403, 404, 409)})
+    def delete(self, request, code):
+        services.space_replay_delete(space=self.get_space(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -403,5 +403,10 @@ for (const button of document.querySelectorAll("[data-emoji]")) {
   button.addEventListener("click", () => socket.send({ type: "reaction", emoji: button.dataset.emoji }));
 }
 for (const button of document.querySelectorAll("[data-share]")) button.addEventListener("click", share);
+$("delete-replay")?.addEventListener("click", async () => {
+  if (!window.confirm("Delete the replay for good?")) return;
+  await api("DELETE", "replay/").catch(() => null);
+  window.location.reload();
+});
 countdown();
 window.spacesRoom = { state, socket };

@@ -100,3 +100,40 @@ def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, bro
     assert wait_for(lambda: space.media_room_id not in media.rooms()["audiobridge"], timeout=5)
     assert space.media_room_id not in media.rooms()["streaming"]
     listener.wait_for_selector("[data-when=ended]:not([hidden])", timeout=5000)
+
+
+def test_a_recorded_space_leaves_a_replay_with_audio_in_it(stack, browser):
+    import wave
+    from array import array
+    from pathlib import Path
+
+    host = UserFactory(username="recorder")
+    api = api_for(host, stack.base)
+    created = api.post(f"{stack.base}/api/spaces/", json={"title": "On the record", "record": True})
+    assert created.status_code == 201, created.text
+    code = created.json()["code"]
+    page = browser.new_context().new_page()
+    sign_in(page, stack.base, "recorder")
+    page.goto(f"{stack.base}/s/{code}/")
+    page.click("#listen")
+    page.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
+    page.wait_for_timeout(3000)  # three seconds of tone into the mix
+    assert api.post(f"{stack.base}/api/spaces/{code}/end/").status_code == 200
+
+    replay = wait_for(lambda: api.get(f"{stack.base}/api/spaces/{code}/").json()["replay_url"], timeout=15)
+    assert replay, "no replay after the Space ended"
+    served = requests.get(stack.base + replay)
+    assert served.status_code == 200
+    path = Path(stack.env["MEDIA_ROOT"]) / replay.removeprefix("/media/")
+    with wave.open(str(path)) as recording:
+        frames = array("h", recording.readframes(recording.getnframes()))
+    loud = max(abs(v) for v in frames)
+    assert recording.getframerate() == 48000 and len(frames) > 48000
+    assert loud > 1000, f"the replay is silent (peak {loud})"
+
+    page.goto(f"{stack.base}/s/{code}/")
+    assert page.get_attribute("audio.replay", "src") == replay
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-replay")
+    assert wait_for(lambda: not api.get(f"{stack.base}/api/spaces/{code}/").json()["replay_url"], timeout=5)
+    assert wait_for(lambda: not path.exists(), timeout=5)
