@@ -3,7 +3,6 @@ PostgreSQL, and a real beat ticking every second instead of every 30."""
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -22,50 +21,27 @@ from scheduling.models import Notification
 
 from .conftest import require
 from .factories import UserFactory
+from .processes import Process, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 BROKER = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/11")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def wait_for(condition, *, timeout: float, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    return condition()
-
-
-class Celery:
-    """A celery worker or beat in its own process group."""
+class Celery(Process):
+    """A celery worker or beat, started and waited for until it says it is ready."""
 
     def __init__(self, name: str, env: dict, *args: str, ready_line: str):
-        self.log = open(env["WORKER_LOG_DIR"] + f"/{name}.log", "w+")
-        self.process = subprocess.Popen(
+        super().__init__(
             [sys.executable, "-m", "celery", "-A", "spaces", *args, "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env,
+            Path(env["WORKER_LOG_DIR"]) / f"{name}.log",
         )
-        ready = wait_for(
-            lambda: ready_line in Path(self.log.name).read_text() or self.process.poll() is not None, timeout=30
-        )
-        assert ready and self.process.poll() is None, Path(self.log.name).read_text()[-3000:]
+        ready = wait_for(lambda: ready_line in self.log_path.read_text() or self.process.poll() is not None, timeout=30)
+        assert ready and self.process.poll() is None, self.tail()
 
     def kill(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
+        self.stop(signal.SIGKILL)
 
 
 @pytest.fixture
@@ -172,7 +148,7 @@ def test_a_worker_killed_mid_way_and_restarted_still_starts_it_once(celery_env):
     space = schedule_in(4)
     beat = celery_env.beat()
     # The worker now holds armed start tasks, unacknowledged; kill it, and the beat, mid-way.
-    assert wait_for(lambda: "start_space_task" in Path(first.log.name).read_text(), timeout=5)
+    assert wait_for(lambda: "start_space_task" in first.log_path.read_text(), timeout=5)
     first.kill()
     beat.kill()
     celery_env.start("w2")

@@ -3,11 +3,8 @@ config, daphne serving the app against the test database, and Debian's headless 
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,58 +12,14 @@ import requests
 from django.db import connection
 
 from tests.conftest import require
+from tests.processes import Process, free_port, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, *, timeout: float, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception:
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    return None
-
-
-class Process:
-    def __init__(self, args, env, log: Path):
-        self.args, self.env, self.log_path = args, env, log
-        self.start()
-
-    def start(self):
-        self.log = open(self.log_path, "a")
-        self.process = subprocess.Popen(
-            self.args, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
-
-    def tail(self) -> str:
-        return self.log_path.read_text()[-4000:]
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,9 @@ from rooms import media
 from rooms.models import Participant, Space
 from tests.factories import UserFactory
 
-from .conftest import ROOT, audio_level, sign_in, wait_for
+from tests.processes import ROOT, wait_for
+
+from .conftest import audio_level, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

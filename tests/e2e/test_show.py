@@ -13,7 +13,9 @@ import pytest
 from rooms.models import Space
 from tests.factories import UserFactory
 
-from .conftest import ROOT, audio_level, sign_in, wait_for
+from tests.processes import ROOT, wait_for
+
+from .conftest import audio_level, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
