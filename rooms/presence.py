@@ -49,7 +49,9 @@ def async_client() -> aredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = _async_clients[loop] = aredis.Redis.from_url(settings.REDIS_URL)
+        # A blocking pool: a burst of connects waits for a connection instead of failing.
+        pool = aredis.BlockingConnectionPool.from_url(settings.REDIS_URL, max_connections=64, timeout=30)
+        client = _async_clients[loop] = aredis.Redis(connection_pool=pool)
     return client
 
 

@@ -142,7 +142,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [os.environ.get("CHANNEL_REDIS_URL", REDIS_URL)],
+            # redis-py's asyncio pool allows 100 connections by default: a burst of thousands
+            # of websocket connects (group_add each) needs more.
+            "hosts": [{"address": os.environ.get("CHANNEL_REDIS_URL", REDIS_URL), "max_connections": 1000}],
             "capacity": int(os.environ.get("CHANNEL_CAPACITY", "1000")),
             "expiry": 60,
             # Group membership outlives the longest Space; consumers also re-add themselves.
