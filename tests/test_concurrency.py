@@ -50,16 +50,22 @@ def on_postgres():
     assert connection.vendor == "postgresql", "concurrency rules are proven on PostgreSQL"
 
 
-def test_fifty_parallel_promotions_leave_exactly_thirteen_speaking_roles(live_server, on_postgres, settings):
+def change_roles_in_parallel(live_server, *, listeners: int, role: str):
+    """A live Space with ``listeners`` signed-in listeners; its host gives all of them ``role`` at
+    the same moment through the API."""
     host = UserFactory()
     space = services.space_start_now(host=host, title="Crowded stage")
-    people = [services.space_join(space=space, user=UserFactory()) for _ in range(50)]
+    people = [services.space_join(space=space, user=UserFactory()) for _ in range(listeners)]
     auth = {"Authorization": f"Token {token_for(host)}"}
     url = f"{live_server.url}/api/spaces/{space.code}/participants/%s/"
-
     responses = in_parallel(
-        [lambda s, p=p: s.patch(url % p.uid, json={"role": "speaker"}, headers=auth) for p in people]
+        [lambda s, p=p: s.patch(url % p.uid, json={"role": role}, headers=auth) for p in people]
     )
+    return space, responses
+
+
+def test_fifty_parallel_promotions_leave_exactly_thirteen_speaking_roles(live_server, on_postgres, settings):
+    space, responses = change_roles_in_parallel(live_server, listeners=50, role="speaker")
 
     # The host holds one of the 13 seats: 12 promotions succeed, 38 are refused.
     statuses = Counter(r.status_code for r in responses)
@@ -92,15 +98,7 @@ def test_twenty_parallel_schedule_calls_by_one_host_leave_exactly_one(live_serve
 
 
 def test_ten_parallel_cohost_appointments_leave_exactly_two(live_server, on_postgres, settings):
-    host = UserFactory()
-    space = services.space_start_now(host=host, title="Co-hosted")
-    people = [services.space_join(space=space, user=UserFactory()) for _ in range(10)]
-    auth = {"Authorization": f"Token {token_for(host)}"}
-    url = f"{live_server.url}/api/spaces/{space.code}/participants/%s/"
-
-    responses = in_parallel(
-        [lambda s, p=p: s.patch(url % p.uid, json={"role": "cohost"}, headers=auth) for p in people]
-    )
+    space, responses = change_roles_in_parallel(live_server, listeners=10, role="cohost")
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: 2, 409: 8}
