@@ -41,8 +41,10 @@ def janus_events(request):
     except ValueError:
         return JsonResponse({"detail": "Send JSON.", "code": "malformed_request"}, status=400)
     for event in batch if isinstance(batch, list) else [batch]:
-        if isinstance(event, dict) and event.get("type") == PLUGIN_EVENT:
-            handle_plugin_event((event.get("event") or {}).get("data") or {})
+        body = event.get("event") if isinstance(event, dict) and event.get("type") == PLUGIN_EVENT else None
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict):
+            handle_plugin_event(data)
     return HttpResponse(status=204)
 
 

@@ -158,3 +158,27 @@ class TestAbandoned:
         services.space_join(space=space, user=host)
         assert space.participants.get(role="host").left_at is None
         assert scheduling.spaces_abandoned_end(now=timezone.now() + timedelta(hours=1)) == []
+
+
+def test_a_space_scheduled_across_the_end_of_summer_time_starts_at_the_right_instant(host, monkeypatch):
+    """Set on 24 October 2026 (CEST, UTC+2) for 18:00 Berlin time on 26 October (CET, UTC+1):
+    stored as 17:00 UTC, armed just before that instant and started just after it."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from scheduling import tasks
+
+    set_on = datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: set_on)
+    when = datetime(2026, 10, 26, 18, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    space = scheduling.space_schedule(host=host, title="After the change", scheduled_for=when)
+    space.refresh_from_db()
+    assert space.scheduled_for == datetime(2026, 10, 26, 17, 0, tzinfo=UTC)
+
+    armed = []
+    monkeypatch.setattr(tasks.start_space_task, "apply_async", lambda args, eta: armed.append(eta))
+    assert scheduling.spaces_due_sweep(now=datetime(2026, 10, 26, 16, 58, tzinfo=UTC))["armed"] == 0
+    assert scheduling.spaces_due_sweep(now=datetime(2026, 10, 26, 16, 59, 30, tzinfo=UTC))["armed"] == 1
+    assert armed == [datetime(2026, 10, 26, 17, 0, tzinfo=UTC)]
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 10, 26, 17, 0, 1, tzinfo=UTC))
+    assert scheduling.spaces_due_sweep(now=datetime(2026, 10, 26, 17, 0, 1, tzinfo=UTC))["started"] == 1

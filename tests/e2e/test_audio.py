@@ -66,6 +66,8 @@ def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, bro
     url = f"{stack.base}/api/spaces/{space.code}/participants/{fan_p.uid}/"
     assert api.patch(url, json={"role": "speaker"}).status_code == 200
     assert hears(listener, timeout=15), "the listener never heard the speaker"
+    # Janus's talking events reach the page as a speaking ring around the fan.
+    listener.wait_for_selector(f'#stage .person.speaking[data-id="{fan_p.uid}"]', timeout=10000)
 
     # The host mutes the fan in Janus: the listener is silent within a second.
     assert api.patch(url, json={"muted": True}).status_code == 200
