@@ -190,3 +190,12 @@ def test_wrong_method_is_405_with_a_message(room):
     response = room["client"].delete(f"/api/spaces/{room['live'].code}/")
     assert response.status_code == 405
     assert_clear_4xx(response)
+
+
+def test_an_edit_with_a_bad_new_time_changes_nothing(room):
+    url = f"/api/spaces/{room['scheduled'].code}/"
+    response = room["client"].patch(url, {"title": "Renamed", "scheduled_for": "2020-01-01T10:00:00Z"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "in_the_past"
+    room["scheduled"].refresh_from_db()
+    assert room["scheduled"].title == "Later"

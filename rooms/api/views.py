@@ -5,6 +5,7 @@ require a signed-in user where no signed-out caller could ever succeed.
 """
 
 from django.contrib.auth import authenticate
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
@@ -156,12 +157,14 @@ class SpaceDetailView(SpaceMixin, APIView):
         space = self.get_space()
         request_data(request)
         data = validated(SpaceUpdateSerializer, request)
-        if "title" in data or "description" in data:
-            space = services.space_update(
-                space=space, actor=request.user, title=data.get("title"), description=data.get("description")
-            )
-        if "scheduled_for" in data:
-            space = scheduling.space_reschedule(space=space, actor=request.user, scheduled_for=data["scheduled_for"])
+        # An edit and a reschedule in one request land together or not at all.
+        with transaction.atomic():
+            if "title" in data or "description" in data:
+                space = services.space_update(
+                    space=space, actor=request.user, title=data.get("title"), description=data.get("description")
+                )
+            if "scheduled_for" in data:
+                space = scheduling.space_reschedule(space=space, actor=request.user, scheduled_for=data["scheduled_for"])
         if not data:
             services.require_host_or_staff(request.user, space, "edit this Space")
         return Response(SpaceSerializer(space).data)
