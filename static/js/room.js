@@ -256,7 +256,7 @@ async function listen() {
   const joined = await api("POST", "join/", { quiet: Boolean($("quiet")?.checked) });
   state.me = { ...(state.me || {}), ...joined.participant };
   state.listening = true;
-  $("listen").textContent = "Listening";
+  $("listen").textContent = joined.media?.kind === "speaker" ? "On stage" : "Listening";
   $("listen").disabled = true;
   await startMedia(joined.media);
   render();
