@@ -1,12 +1,18 @@
 """Fan-out: how long until every websocket in a Space has a speaker toggle, against a baseline.
 
-For each N: N websocket clients join one live Space on a real daphne (the project's ASGI app,
-Redis channel layer); a speaker toggle is made through the service; we time, per client, from
-just before the service call until the ``participant.role_changed`` frame arrives (p50, p99,
-max, frames lost). In the same run the same payload is broadcast to N clients by a minimal
-``websockets`` server: the baseline. Also daphne's memory per idle connection.
+For each N: N websocket clients join one live Space on real daphne processes (the project's ASGI
+app and channel layer); a speaker toggle is made through ``participant_set_role``; each client
+records when the ``participant.role_changed`` frame arrives, and we report, from just before the
+service call, p50, p99 and max over all toggles, and the frames that did not arrive within 30 s.
+In the same run the same frame, byte for byte, is broadcast to N clients by a minimal
+``websockets`` server: the baseline. Also the memory per idle connection (server RSS growth / N),
+and how long the N joins took, with the PostgreSQL transactions they cost.
 
-    .venv/bin/python bench/fanout.py --clients 100 1000 5000
+Clients are anonymous listeners (each socket joins the Space, so presence is measured too), spread
+over client processes that speak the websocket protocol through the ``websockets`` library's
+Sans-I/O layer, which keeps their own cost small next to the servers'.
+
+    .venv/bin/python bench/fanout.py --clients 100 1000 5000 --layers core pubsub
 """
 
 import argparse
@@ -22,14 +28,32 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "bench_fanout"
 PG = "postgres://postgres@127.0.0.1:5432"
+DB_NAME = "bench_fanout"
+MARKER = "participant.role_changed"
+DEADLINE = 30.0
+
+
+def raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def rss_kib(pid: int) -> int:
@@ -41,176 +65,415 @@ def rss_kib(pid: int) -> int:
 
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, max(0, int(round(q * len(values))) - 1))]
 
 
-def summary(latencies: list[float], expected: int) -> dict:
-    if not latencies:
-        return {"p50": float("nan"), "p99": float("nan"), "max": float("nan"), "lost": expected}
-    ms = [v * 1000 for v in latencies]
-    return {"p50": statistics.median(ms), "p99": percentile(ms, 0.99), "max": max(ms), "lost": expected - len(ms)}
+# --- client processes --------------------------------------------------------------------------
 
 
-async def open_clients(url: str, n: int, headers=None):
-    import websockets
+def client_worker() -> None:
+    """A client process: many websocket connections on one event loop, driven by JSON lines on
+    stdin (connect, arm, collect, close), answering on stdout."""
+    from websockets.client import ClientProtocol
+    from websockets.frames import Opcode
+    from websockets.uri import parse_uri
 
-    clients = []
-    # In batches of 50: more at once overflows the listen backlog of a 2-core machine's server.
-    for start in range(0, n, 50):
-        batch = [websockets.connect(url, origin="http://127.0.0.1", max_queue=None, open_timeout=120) for _ in range(start, min(n, start + 50))]
-        clients += await asyncio.gather(*batch)
-    return clients
+    raise_open_files_limit()
+    marker = MARKER.encode()
+
+    class Client(asyncio.Protocol):
+        def __init__(self, uri: str):
+            self.ws = ClientProtocol(parse_uri(uri), origin="http://127.0.0.1")
+            self.first_frame = asyncio.get_running_loop().create_future()
+            self.armed = False
+            self.arrived: float | None = None
+            self.sample = b""
+            self.transport = None
+
+        def connection_made(self, transport):
+            self.transport = transport
+            self.ws.send_request(self.ws.connect())
+            self.flush()
+
+        def data_received(self, data):
+            now = time.monotonic()
+            self.ws.receive_data(data)
+            for event in self.ws.events_received():
+                opcode = getattr(event, "opcode", None)
+                if opcode not in (Opcode.TEXT, Opcode.CONT):
+                    continue
+                if not self.first_frame.done():
+                    self.first_frame.set_result(len(event.data))
+                elif self.armed and self.arrived is None and marker in event.data:
+                    self.arrived, self.sample = now, event.data
+            self.flush()
+
+        def flush(self):
+            for data in self.ws.data_to_send():
+                if data:
+                    self.transport.write(data)
+                else:
+                    self.transport.close()
+
+        def connection_lost(self, exc):
+            if not self.first_frame.done():
+                self.first_frame.set_exception(ConnectionError("closed before its first frame"))
+
+    async def serve_commands():
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        clients: list[Client] = []
+
+        def reply(payload):
+            sys.stdout.write(json.dumps(payload) + "\n")
+            sys.stdout.flush()
+
+        while line := await reader.readline():
+            command = json.loads(line)
+            if command["cmd"] == "connect":
+                started, failed, first_bytes = time.monotonic(), 0, []
+                urls = command["urls"]
+                for start in range(0, command["n"], command["batch"]):
+                    batch = []
+                    for i in range(start, min(command["n"], start + command["batch"])):
+                        url = urls[i % len(urls)]
+                        host, port = url.split("/")[2].split(":")
+                        batch.append(loop.create_connection(lambda url=url: Client(url), host, int(port)))
+                    made = await asyncio.gather(*batch, return_exceptions=True)
+                    fresh = [protocol for result in made if not isinstance(result, BaseException) for protocol in result[1:]]
+                    failed += len(made) - len(fresh)
+                    frames = await asyncio.gather(
+                        *(asyncio.wait_for(c.first_frame, 120) for c in fresh), return_exceptions=True
+                    )
+                    for client, size in zip(fresh, frames):
+                        if isinstance(size, BaseException):
+                            failed += 1
+                        else:
+                            clients.append(client)
+                            first_bytes.append(size)
+                reply({"connected": len(clients), "failed": failed, "seconds": time.monotonic() - started,
+                       "first_frame_bytes": statistics.median(first_bytes) if first_bytes else 0})
+            elif command["cmd"] == "arm":
+                for client in clients:
+                    client.armed, client.arrived = True, None
+                reply({"armed": len(clients)})
+            elif command["cmd"] == "collect":
+                deadline = time.monotonic() + command["deadline"]
+                while time.monotonic() < deadline and any(c.arrived is None for c in clients):
+                    await asyncio.sleep(0.01)
+                arrivals = [c.arrived for c in clients if c.arrived is not None]
+                sample = next((c.sample for c in clients if c.sample), b"")
+                for client in clients:
+                    client.armed = False
+                reply({"arrivals": arrivals, "expected": len(clients), "sample": sample.decode()})
+            elif command["cmd"] == "close":
+                for client in clients:
+                    if client.transport is not None:
+                        client.transport.close()
+                clients = []
+                await asyncio.sleep(0.5)
+                reply({"closed": True})
+
+    asyncio.run(serve_commands())
 
 
-async def drain_until(ws, kind: str, deadline: float) -> float | None:
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        try:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=left))
-        except (asyncio.TimeoutError, Exception):
-            return None
-        if frame.get("type") == kind:
-            return time.monotonic()
+class ClientPool:
+    """The client processes, driven together."""
+
+    def __init__(self, processes: int):
+        self.workers = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--client-worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(processes)
+        ]
+
+    def ask(self, commands: list[dict]) -> list[dict]:
+        for worker, command in zip(self.workers, commands):
+            worker.stdin.write(json.dumps(command) + "\n")
+            worker.stdin.flush()
+        return [json.loads(worker.stdout.readline()) for worker in self.workers[: len(commands)]]
+
+    def all(self, command: dict) -> list[dict]:
+        return self.ask([command] * len(self.workers))
+
+    def connect(self, urls: list[str], n: int) -> dict:
+        shares = [n // len(self.workers) + (i < n % len(self.workers)) for i in range(len(self.workers))]
+        replies = self.ask([{"cmd": "connect", "urls": urls, "n": share, "batch": 50} for share in shares])
+        return {
+            "connected": sum(r["connected"] for r in replies),
+            "failed": sum(r["failed"] for r in replies),
+            "seconds": max(r["seconds"] for r in replies),
+            "first_frame_bytes": statistics.median(r["first_frame_bytes"] for r in replies),
+        }
+
+    def collect(self) -> tuple[list[float], int, str]:
+        replies = self.all({"cmd": "collect", "deadline": DEADLINE})
+        arrivals = [t for r in replies for t in r["arrivals"]]
+        return arrivals, sum(r["expected"] for r in replies), next((r["sample"] for r in replies if r["sample"]), "")
+
+    def stop(self):
+        for worker in self.workers:
+            worker.stdin.close()
+            worker.wait(timeout=30)
 
 
-async def settle(clients, quiet_for: float = 1.0):
-    """Read and drop whatever is queued until every client has been quiet for a while."""
-
-    async def drain(ws):
-        while True:
-            try:
-                await asyncio.wait_for(ws.recv(), timeout=quiet_for)
-            except (asyncio.TimeoutError, Exception):
-                return
-
-    await asyncio.gather(*(drain(ws) for ws in clients))
+# --- the baseline server -----------------------------------------------------------------------
 
 
-async def measure_spaces(n: int, base_port: int, space_code: str, toggle) -> tuple[dict, float]:
-    url = f"ws://127.0.0.1:{base_port}/ws/spaces/{space_code}/"
-    clients = await open_clients(url, n)
-    await settle(clients, quiet_for=2.5)
-    started = time.monotonic()
-    await asyncio.get_running_loop().run_in_executor(None, toggle)
-    arrivals = await asyncio.gather(*(drain_until(ws, "participant.role_changed", started + 30) for ws in clients))
-    latencies = [t - started for t in arrivals if t is not None]
-    await asyncio.gather(*(ws.close() for ws in clients), return_exceptions=True)
-    return summary(latencies, n), 0.0
+def baseline_server(port: int) -> None:
+    """A minimal websockets server: a hello frame on connect, and whatever the control connection
+    sends is broadcast to every other connection."""
+    from websockets.asyncio.server import broadcast, serve
 
-
-async def measure_baseline(n: int, payload: str) -> dict:
-    import websockets
-
-    connected: set = set()
-    ready = asyncio.Event()
+    raise_open_files_limit()
+    clients = set()
 
     async def handler(ws):
-        connected.add(ws)
-        if len(connected) == n:
-            ready.set()
+        if ws.request.path == "/control":
+            async for message in ws:
+                broadcast(clients, message)
+            return
+        clients.add(ws)
         try:
+            await ws.send('{"type": "hello"}')
             await ws.wait_closed()
         finally:
-            connected.discard(ws)
+            clients.discard(ws)
 
-    port = free_port()
-    async with websockets.serve(handler, "127.0.0.1", port, max_queue=None):
-        clients = await open_clients(f"ws://127.0.0.1:{port}/", n)
-        await ready.wait()
-        started = time.monotonic()
-        websockets.broadcast(connected, payload)
-        arrivals = await asyncio.gather(*(drain_until(ws, "participant.role_changed", started + 30) for ws in clients))
-        await asyncio.gather(*(ws.close() for ws in clients), return_exceptions=True)
-    return summary([t - started for t in arrivals if t is not None], n)
+    async def main():
+        async with serve(handler, "127.0.0.1", port, max_queue=None, ping_interval=None):
+            await asyncio.Future()
+
+    asyncio.run(main())
+
+
+class Baseline:
+    def __init__(self):
+        self.port = free_port()
+        self.process = subprocess.Popen([sys.executable, __file__, "--baseline-server", str(self.port)])
+        wait_for_port(self.port)
+
+    def broadcast(self, text: str) -> float:
+        """Send ``text`` to every client through the control connection; returns when it was sent."""
+        from websockets.sync.client import connect
+
+        with connect(f"ws://127.0.0.1:{self.port}/control") as control:
+            started = time.monotonic()
+            control.send(text)
+            return started
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+# --- the Spaces side ---------------------------------------------------------------------------
+
+
+def psql(sql: str) -> str:
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qAtc", sql], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def pg_commits() -> int:
+    return int(psql(f"select xact_commit from pg_stat_database where datname = '{DB_NAME}'"))
+
+
+class Daphnes:
+    def __init__(self, count: int, env: dict):
+        self.ports = [free_port() for _ in range(count)]
+        self.log = open(f"/tmp/bench-fanout-daphne-{os.getpid()}.log", "a")
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "spaces.asgi:application"],
+                cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            )
+            for port in self.ports
+        ]
+        for port in self.ports:
+            wait_for_port(port)
+
+    def rss(self) -> int:
+        return sum(rss_kib(p.pid) for p in self.processes)
+
+    def stop(self):
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(timeout=30)
+
+
+def summary(latencies_ms: list[float], expected: int) -> dict:
+    if not latencies_ms:
+        return {"p50": float("nan"), "p99": float("nan"), "max": float("nan"), "lost": expected}
+    return {
+        "p50": statistics.median(latencies_ms),
+        "p99": percentile(latencies_ms, 0.99),
+        "max": max(latencies_ms),
+        "lost": expected - len(latencies_ms),
+    }
+
+
+def settle(seconds: float) -> None:
+    # Joins of a big room are announced once a second: let the last batch go out.
+    time.sleep(seconds)
+
+
+def use_layer(layer: str) -> None:
+    """Publish from this process through the same channel layer as the daphnes."""
+    import importlib
+
+    from channels.layers import channel_layers
+    from django.conf import settings
+
+    import spaces.settings
+
+    os.environ["CHANNEL_LAYER"] = layer
+    settings.CHANNEL_LAYERS = importlib.reload(spaces.settings).CHANNEL_LAYERS
+    channel_layers.backends.clear()
+
+
+def run_layer(layer: str, args, env: dict) -> list[dict]:
+    from django.contrib.auth import get_user_model
+
+    from rooms import services
+    from rooms.models import Participant
+
+    env = {**env, "CHANNEL_LAYER": layer}
+    use_layer(layer)
+    daphnes = Daphnes(args.daphnes, env)
+    pool = ClientPool(args.client_processes)
+    rows = []
+    try:
+        for n in args.clients:
+            stamp = time.time_ns()
+            host = get_user_model().objects.create_user(f"host-{stamp}")
+            speaker_user = get_user_model().objects.create_user(f"speaker-{stamp}")
+            space = services.space_start_now(host=host, title=f"Fan-out to {n}")
+            speaker = services.space_join(space=space, user=speaker_user)
+            urls = [f"ws://127.0.0.1:{port}/ws/spaces/{space.code}/" for port in daphnes.ports]
+
+            rss_before, commits_before = daphnes.rss(), pg_commits()
+            joined = pool.connect(urls, n)
+            settle(2.5)
+            rss_after, commits_after = daphnes.rss(), pg_commits()
+
+            latencies, lost, sample = [], 0, ""
+            for toggle in range(args.toggles):
+                pool.all({"cmd": "arm"})
+                role = "speaker" if toggle % 2 == 0 else "listener"
+                target = Participant.objects.get(pk=speaker.pk)
+                started = time.monotonic()
+                services.participant_set_role(space=space, actor=host, participant=target, role=role)
+                arrivals, expected, sample = pool.collect()
+                latencies += [(t - started) * 1000 for t in arrivals]
+                lost += expected - len(arrivals)
+                settle(0.5)
+            spaces = summary(latencies, len(latencies) + lost)
+            spaces["lost"] = lost
+            services.space_end(space=space, actor=host)
+            pool.all({"cmd": "close"})
+
+            baseline = Baseline()
+            base_rss_before = rss_kib(baseline.process.pid)
+            pool.connect([f"ws://127.0.0.1:{baseline.port}/"], n)
+            settle(1.0)
+            base_rss_after = rss_kib(baseline.process.pid)
+            base_latencies, base_lost = [], 0
+            for _ in range(args.toggles):
+                pool.all({"cmd": "arm"})
+                started = baseline.broadcast(sample)
+                arrivals, expected, _ = pool.collect()
+                base_latencies += [(t - started) * 1000 for t in arrivals]
+                base_lost += expected - len(arrivals)
+                settle(0.5)
+            pool.all({"cmd": "close"})
+            baseline.stop()
+            base = summary(base_latencies, len(base_latencies) + base_lost)
+            base["lost"] = base_lost
+
+            row = {
+                "layer": layer,
+                "clients": n,
+                "connected": joined["connected"],
+                "join_s": joined["seconds"],
+                "commits_per_join": (commits_after - commits_before) / max(1, joined["connected"]),
+                "spaces": spaces,
+                "baseline": base,
+                "kib_per_socket": max(0, rss_after - rss_before) / n,
+                "base_kib_per_socket": max(0, base_rss_after - base_rss_before) / n,
+                "frame_bytes": len(sample.encode()),
+            }
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    finally:
+        pool.stop()
+        daphnes.stop()
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| layer | clients | joins s | PG commits per join | p50 ms | p99 ms | max ms | lost | baseline p50 ms "
+        "| baseline p99 ms | p99 ratio | KiB per idle socket (baseline) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        s, b = row["spaces"], row["baseline"]
+        ratio = s["p99"] / b["p99"] if b["p99"] else float("nan")
+        lines.append(
+            f"| {row['layer']} | {row['clients']} | {row['join_s']:.1f} | {row['commits_per_join']:.1f} | "
+            f"{s['p50']:.1f} | {s['p99']:.1f} | {s['max']:.1f} | {s['lost']} | {b['p50']:.1f} | {b['p99']:.1f} | "
+            f"{ratio:.2f} | {row['kib_per_socket']:.0f} ({row['base_kib_per_socket']:.0f}) |"
+        )
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[100, 1000, 5000])
-    parser.add_argument("--layer", choices=["core", "pubsub"], default="core")
+    parser.add_argument("--layers", nargs="+", choices=["core", "pubsub"], default=["core"])
+    parser.add_argument("--daphnes", type=int, default=1, help="daphne processes sharing the channel layer")
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--toggles", type=int, default=3, help="speaker toggles measured per N")
+    parser.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if args.client_worker:
+        return client_worker()
+    if args.baseline_server:
+        return baseline_server(args.baseline_server)
 
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"drop database if exists {DB_NAME}"], check=True, capture_output=True)
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"create database {DB_NAME}"], check=True, capture_output=True)
+    raise_open_files_limit()
+    psql(f"drop database if exists {DB_NAME}")
+    psql(f"create database {DB_NAME}")
     env = {
         **os.environ,
         "DATABASE_URL": f"{PG}/{DB_NAME}",
         "CHANNEL_PREFIX": f"bench-{os.getpid()}",
         "JANUS_ENABLED": "0",
         "LOG_LEVEL": "WARNING",
-        "CHANNEL_LAYER": args.layer,
-        "DB_CONN_MAX_AGE": "60",
     }
-    os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    sys.path.insert(0, str(ROOT))
+    os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces.settings")
+    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
 
-    from rooms import services
-    from rooms.models import Participant
-
-    port = free_port()
-    log = open(f"/tmp/bench-fanout-daphne-{os.getpid()}.log", "w")
-    daphne = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_connect_timeout", "60", "spaces.asgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
     rows = []
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        User = get_user_model()
-        for n in args.clients:
-            host = User.objects.create_user(f"host{n}-{time.time_ns()}")
-            speaker_user = User.objects.create_user(f"speaker{n}-{time.time_ns()}")
-            space = services.space_start_now(host=host, title=f"Fan-out {n}")
-            speaker = services.space_join(space=space, user=speaker_user)
-            state = {"role": "listener"}
-
-            def toggle():
-                state["role"] = "speaker" if state["role"] == "listener" else "listener"
-                services.participant_set_role(
-                    space=space, actor=host, participant=Participant.objects.get(pk=speaker.pk), role=state["role"]
-                )
-
-            idle_before = rss_kib(daphne.pid)
-            result, _ = asyncio.run(measure_spaces(n, port, space.code, toggle))
-            idle_after = rss_kib(daphne.pid)
-            payload = json.dumps({"type": "participant.role_changed", "seq": 1, "at": "", "data": {"participant": {"id": speaker.uid, "name": speaker.display_name, "role": "speaker"}}})
-            baseline = asyncio.run(measure_baseline(n, payload))
-            services.space_end(space=space, actor=host)
-            rows.append((n, result, baseline, max(0, idle_after - idle_before) / n))
-            print(n, result, baseline, flush=True)
-    finally:
-        daphne.terminate()
-        daphne.wait(timeout=10)
-
-    command = "  ".join([".venv/bin/python bench/fanout.py", "--clients", *map(str, args.clients), "--layer", args.layer])
-    lines = [
-        f"Command: `{command}`",
-        "",
-        "| clients | Spaces p50 ms | p99 ms | max ms | lost | baseline p50 ms | baseline p99 ms | p99 ratio | KiB per idle socket |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for n, result, baseline, per_socket in rows:
-        ratio = result["p99"] / baseline["p99"] if baseline["p99"] else float("nan")
-        lines.append(
-            f"| {n} | {result['p50']:.1f} | {result['p99']:.1f} | {result['max']:.1f} | {result['lost']} | "
-            f"{baseline['p50']:.1f} | {baseline['p99']:.1f} | {ratio:.2f} | {per_socket:.0f} |"
-        )
-    print("\n".join(lines))
+    for layer in args.layers:
+        rows += run_layer(layer, args, env)
+    command = " ".join(
+        [".venv/bin/python bench/fanout.py", "--clients", *map(str, args.clients), "--layers", *args.layers,
+         "--daphnes", str(args.daphnes), "--client-processes", str(args.client_processes), "--toggles", str(args.toggles)]
+    )
+    print(f"Command: `{command}`\n")
+    print(table(rows))
 
 
 if __name__ == "__main__":

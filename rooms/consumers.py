@@ -1,31 +1,34 @@
 """The websocket of a Space: ``/ws/spaces/<code>/``. Protocol in docs/REALTIME.md.
 
-The consumer authorises, sends a snapshot, relays the events the services publish, and turns the
-few things a client may say (reactions, pings, resync requests) into service calls. It never
-writes models itself, and nothing a client sends can change roles.
+The consumer authorises, makes the socket's person present (``services.space_join``), sends a
+snapshot, writes out the frames the Space's relay hands it (rooms/relay.py), and turns the few
+things a client may say (reactions, pings, resync requests) into service calls. It never writes
+models itself, and nothing a client sends can change roles: that is the REST API's.
 """
 
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections import deque
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
-from . import presence, selectors, services
-from .errors import NotFound, SpaceError
-from .events import space_group, space_staff_group
-from .identity import anonymous_identity, existing_anonymous_id
+from . import presence, relay, selectors, services
+from .errors import NotFound, NotLive, Removed, SpaceError
+from .events import STAFF
+from .identity import anonymous_identity
 from .models import Participant, Space
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAME = 4096
 REACTIONS_PER_SECOND = 5
+RESYNCS_PER_WINDOW = 10
 # More bad or over-limit frames than this within the window closes the socket (4008).
 FLOOD_LIMIT = 20
 FLOOD_WINDOW = 10.0
@@ -36,82 +39,148 @@ CLOSE_FLOOD = 4008
 
 
 class SpaceConsumer(AsyncWebsocketConsumer):
-    space: Space
+    # No channel of its own: the relay of its Space in this process hands it every frame, so a
+    # broadcast costs one channel-layer message per process, not one per socket.
+    channel_layer_alias = None
+
+    space: Space | None = None
     participant: Participant | None = None
-    groups_joined: tuple = ()
+    space_relay: relay.SpaceRelay | None = None
 
     async def connect(self):
+        self.connection_id = secrets.token_urlsafe(9)
+        self.is_staff = False
+        self.closing = False
+        # Frames from the relay wait here while a snapshot is being read, so that none is lost
+        # between the snapshot's seq and the moment it is sent.
+        self.held: list[tuple[dict, str, str]] | None = None
+        self.snapshot_lock = asyncio.Lock()
         self.strikes: deque[float] = deque()
         self.reactions: deque[float] = deque()
-        self.heartbeat: asyncio.Task | None = None
-        code = self.scope["url_route"]["kwargs"]["code"]
-        try:
-            self.space = await database_sync_to_async(selectors.space_get)(code=code)
-        except NotFound:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+        self.resyncs: deque[float] = deque()
+        self.tasks: set[asyncio.Task] = set()
+        # Accept first: a browser sees the close codes below only on an open socket.
         await self.accept()
         try:
-            self.participant = await database_sync_to_async(self._arrive)()
-        except SpaceError as error:
+            self.space = await database_sync_to_async(selectors.space_get)(code=self.scope["url_route"]["kwargs"]["code"])
+        except NotFound as error:
             await self.send_error(error.code, error.detail)
-            await self.close(code=CLOSE_REMOVED if error.code == "removed" else 4000)
+            await self.close(code=CLOSE_NOT_FOUND)
             return
-        await self._join_groups()
-        await self.send_snapshot()
-        if self.participant is not None:
-            self.heartbeat = asyncio.create_task(self._keep_alive())
-
-    def _arrive(self) -> Participant | None:
-        """Become present if the Space is live; a scheduled or ended Space is only watched."""
-        if self.space.state != Space.State.LIVE:
-            return None
-        user = self.scope.get("user")
-        quiet = b"quiet=1" in self.scope.get("query_string", b"")
-        if user is not None and user.is_authenticated:
-            participant = services.space_join(space=self.space, user=user, quiet=quiet)
-        else:
-            anon_id = existing_anonymous_id(self.scope.get("session"))
-            label = (self.scope.get("session") or {}).get("listener_label", "")
-            if not anon_id:
-                # No session yet (a script, or cookies off): a listener for this connection only.
-                anon_id, label = anonymous_identity({})
-            participant = services.space_join(space=self.space, anon_id=anon_id, anon_label=label)
-        return participant
-
-    async def _join_groups(self):
-        groups = [space_group(self.space.pk)]
-        if self.participant is not None and self.participant.is_staff_role:
-            groups.append(space_staff_group(self.space.pk))
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined = tuple(groups)
-        if self.participant is not None:
-            await presence.connection_open(self.space.pk, self.participant.pk, self.channel_name)
-
-    async def _keep_alive(self):
-        while True:
-            await asyncio.sleep(presence.HEARTBEAT)
-            await presence.connection_alive(self.space.pk, self.participant.pk, self.channel_name)
-            # Group membership expires in the channel layer; renewing it costs one command.
-            for group in self.groups_joined:
-                await self.channel_layer.group_add(group, self.channel_name)
+        self.held = []
+        self.space_relay = await relay.relay_add(self.space.pk, self)
+        await self.send_snapshot(arrive=self.space.state == Space.State.LIVE)
 
     async def disconnect(self, code):
-        if self.heartbeat:
-            self.heartbeat.cancel()
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        for task in self.tasks:
+            task.cancel()
+        if self.space_relay is not None:
+            self.space_relay = None
+            await relay.relay_remove(self.space.pk, self)
         if self.participant is not None and self.space.state == Space.State.LIVE:
-            await presence.connection_closed(self.space.pk, self.participant.pk, self.channel_name)
-            asyncio.get_running_loop().create_task(expire_after_grace(self.space.pk))
+            expires = await presence.connection_closed(self.space.pk, self.participant.pk, self.connection_id)
+            relay.expire_later(self.space.pk, expires)
 
-    # --- from the client ----------------------------------------------------------------
+    # --- arriving and snapshots -------------------------------------------------------------
+
+    def _arrive(self) -> Participant | None:
+        """Join the live Space: being connected is being present. None while only watching."""
+        user = self.scope.get("user")
+        signed_in = user is not None and user.is_authenticated
+        if signed_in:
+            identity = {"user": user, "quiet": parse_qs(self.scope.get("query_string", b"").decode()).get("quiet") == ["1"]}
+        else:
+            session = self.scope.get("session")
+            if session is not None and session.session_key:
+                anon_id, label = anonymous_identity(session)
+                if session.modified:
+                    session.save()
+            else:
+                # No session (a script, or cookies off): a listener for this connection only.
+                anon_id, label = anonymous_identity({})
+            identity = {"anon_id": anon_id, "anon_label": label}
+        existing = selectors.participant_for(space=self.space, user=user, anon_id=identity.get("anon_id", ""))
+        if existing is not None and not existing.blocked:
+            # Counted before joining: a presence sweep that runs meanwhile sees this socket and
+            # does not make them leave just as they come back.
+            presence.connection_open(self.space.pk, existing.pk, self.connection_id)
+        try:
+            participant = services.space_join(space=self.space, **identity)
+        except NotLive:
+            return None
+        if existing is None or existing.pk != participant.pk:
+            presence.connection_open(self.space.pk, participant.pk, self.connection_id)
+        return participant
+
+    def _read_snapshot(self, arrive: bool) -> dict:
+        if arrive:
+            self.participant = self._arrive()
+        return selectors.space_snapshot(space_id=self.space.pk, viewer=self.participant)
+
+    async def send_snapshot(self, *, arrive: bool = False) -> None:
+        """Send the whole visible state at its seq, then the frames that came meanwhile."""
+        async with self.snapshot_lock:
+            if self.held is None:
+                self.held = []
+            try:
+                snapshot = await database_sync_to_async(self._read_snapshot)(arrive)
+            except Removed as error:
+                self.held = None
+                await self.send_error(error.code, error.detail)
+                await self.stop(CLOSE_REMOVED)
+                return
+            data = snapshot["data"]
+            self.space.state = data["space"]["state"]
+            self.is_staff = bool(data["me"]) and data["me"]["role"] in Participant.STAFF_ROLES
+            await self.send(text_data=json.dumps(snapshot, cls=DjangoJSONEncoder))
+            held, self.held = self.held, None
+            for frame, text, audience in held:
+                fresh = frame["seq"] > snapshot["seq"] or frame.get("private") or frame.get("ephemeral")
+                if fresh or frame["type"] == "participant.removed":
+                    await self.deliver(frame, text, audience)
+
+    # --- frames from the relay ---------------------------------------------------------------
+
+    def presence_member(self) -> tuple[int, str] | None:
+        if self.participant is None or self.closing or self.space.state != Space.State.LIVE:
+            return None
+        return self.participant.pk, self.connection_id
+
+    async def deliver(self, frame: dict, text: str, audience: str) -> None:
+        """A frame of this Space, from the relay: write it out, and follow what it says about us."""
+        if self.closing:
+            return
+        if self.held is not None:
+            self.held.append((frame, text, audience))
+            return
+        if audience == STAFF and not self.is_staff:
+            return
+        await self.send(text_data=text)
+        kind = frame["type"]
+        if kind.startswith("space."):
+            self.space.state = frame["data"]["state"]
+            if kind == "space.started" and self.participant is None:
+                # The share page of a scheduled Space turns live: this socket becomes presence.
+                self.spawn(self.send_snapshot(arrive=True))
+            return
+        about = (frame.get("data") or {}).get("participant")
+        if self.participant is None or not isinstance(about, dict) or about.get("id") != self.participant.uid:
+            return
+        if kind == "participant.removed":
+            await self.stop(CLOSE_REMOVED)
+        elif kind == "participant.role_changed":
+            was_staff, self.is_staff = self.is_staff, about["role"] in Participant.STAFF_ROLES
+            if self.is_staff and not was_staff:
+                self.spawn(self.send_snapshot())  # a new co-host needs the queue of raised hands
+
+    # --- from the client ----------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        if bytes_data is not None or text_data is None:
+        if self.closing:
+            return
+        if text_data is None:
             return await self.refuse("binary_frame", "Send JSON text frames.")
-        if len(text_data.encode()) > MAX_FRAME:
+        if len(text_data) > MAX_FRAME or len(text_data.encode()) > MAX_FRAME:
             return await self.refuse("frame_too_large", f"Frames are limited to {MAX_FRAME} bytes.")
         try:
             message = json.loads(text_data)
@@ -125,20 +194,20 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def on_ping(self, message):
-        await self.send_frame({"type": "pong"})
+        await self.send(text_data='{"type": "pong"}')
 
     async def on_resync(self, message):
+        if self.space is None:
+            return
+        if not within_rate(self.resyncs, RESYNCS_PER_WINDOW, FLOOD_WINDOW):
+            return await self.refuse("rate_limited", f"At most {RESYNCS_PER_WINDOW} resyncs in {FLOOD_WINDOW:.0f} seconds.")
         await self.send_snapshot()
 
     async def on_reaction(self, message):
-        now = time.monotonic()
-        while self.reactions and now - self.reactions[0] > 1.0:
-            self.reactions.popleft()
-        if len(self.reactions) >= REACTIONS_PER_SECOND:
+        if not within_rate(self.reactions, REACTIONS_PER_SECOND, 1.0):
             return await self.refuse("rate_limited", f"At most {REACTIONS_PER_SECOND} reactions a second.")
         if self.participant is None:
             return await self.refuse("not_present", "Reactions are for people in a live Space.")
-        self.reactions.append(now)
         try:
             await database_sync_to_async(services.reaction_send)(
                 space=self.space, participant=self.participant, emoji=message.get("emoji")
@@ -148,76 +217,37 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     async def refuse(self, code: str, detail: str):
         """Answer with an error frame; too many within the window close the socket."""
-        now = time.monotonic()
-        self.strikes.append(now)
-        while self.strikes and now - self.strikes[0] > FLOOD_WINDOW:
-            self.strikes.popleft()
-        if len(self.strikes) > FLOOD_LIMIT:
+        if not within_rate(self.strikes, FLOOD_LIMIT, FLOOD_WINDOW):
             await self.send_error("flood", "Too many bad frames; closing.")
-            await self.close(code=CLOSE_FLOOD)
+            await self.stop(CLOSE_FLOOD)
             return
         await self.send_error(code, detail)
 
-    # --- to the client ------------------------------------------------------------------
-
-    async def send_frame(self, frame: dict):
-        await self.send(text_data=json.dumps(frame, cls=DjangoJSONEncoder))
+    # --- helpers of this consumer --------------------------------------------------------------
 
     async def send_error(self, code: str, detail: str):
-        await self.send_frame({"type": "error", "data": {"code": code, "detail": detail}})
+        await self.send(text_data=json.dumps({"type": "error", "data": {"code": code, "detail": detail}}))
 
-    async def send_snapshot(self):
-        snapshot = await database_sync_to_async(selectors.space_snapshot)(
-            space_id=self.space.pk, viewer=self.participant
-        )
-        await self.send_frame(snapshot)
+    async def stop(self, code: int) -> None:
+        """Close with ``code`` and stop taking frames (the disconnect that follows cleans up)."""
+        self.closing = True
+        await self.close(code=code)
 
-    async def space_event(self, message):
-        """A frame published by a service: relay it, and react to what it says about us."""
-        frame = message["frame"]
-        await self.send(text_data=message.get("text") or json.dumps(frame, cls=DjangoJSONEncoder))
-        kind = frame["type"]
-        if kind in ("space.ended", "space.cancelled", "space.started", "space.updated"):
-            self.space.state = frame["data"]["state"]
-            if kind == "space.started" and self.participant is None:
-                # The share page of a scheduled Space turns live: this socket becomes presence.
-                await self._become_present()
-            return
-        about = (frame.get("data") or {}).get("participant") or {}
-        if self.participant is None or about.get("id") != self.participant.uid:
-            return
-        if kind == "participant.removed":
-            await self.close(code=CLOSE_REMOVED)
-        elif kind == "participant.role_changed":
-            await self._follow_role(about["role"])
+    def spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
 
-    async def _become_present(self):
-        try:
-            self.participant = await database_sync_to_async(self._arrive)()
-        except SpaceError as error:
-            await self.send_error(error.code, error.detail)
-            return
-        if self.participant is not None:
-            await self._join_groups()
-            await self.send_snapshot()
-            self.heartbeat = asyncio.create_task(self._keep_alive())
-
-    async def _follow_role(self, role: str):
-        staff = space_staff_group(self.space.pk)
-        self.participant.role = role
-        if role in Participant.STAFF_ROLES and staff not in self.groups_joined:
-            await self.channel_layer.group_add(staff, self.channel_name)
-            self.groups_joined += (staff,)
-            await self.send_snapshot()  # a new co-host needs the queue of raised hands
-        elif role not in Participant.STAFF_ROLES and staff in self.groups_joined:
-            await self.channel_layer.group_discard(staff, self.channel_name)
-            self.groups_joined = tuple(g for g in self.groups_joined if g != staff)
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Websocket task failed", exc_info=task.exception())
 
 
-async def expire_after_grace(space_id: int) -> None:
-    await asyncio.sleep(settings.SPACES_PRESENCE_GRACE.total_seconds() + 0.25)
-    try:
-        await database_sync_to_async(services.space_presence_expire)(space_id=space_id)
-    except Exception:
-        # The periodic sweep will make them leave; a disconnect must never raise.
-        logger.exception("Presence expiry failed for Space %s", space_id)
+def within_rate(moments: deque, limit: int, window: float) -> bool:
+    """Record one more occurrence now; False when that makes more than ``limit`` in ``window``."""
+    now = time.monotonic()
+    while moments and now - moments[0] > window:
+        moments.popleft()
+    moments.append(now)
+    return len(moments) <= limit

@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Space
+from . import presence
+from .models import Participant, Space
+from .selectors import listener_count, participant_as_dict
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +55,10 @@ _captured: list[list[dict]] = []
 
 
 def space_group(space_id: int) -> str:
-    """Channel-layer group of everyone connected to a Space (built from the id, never user text)."""
+    """Channel-layer group of a Space: the relay of every process with sockets in it (built from
+    the id, never from user text). Staff-only frames travel in it too, marked with their audience;
+    the relays hand them to host and co-host sockets only (rooms/relay.py)."""
     return f"space.{space_id}"
-
-
-def space_staff_group(space_id: int) -> str:
-    """Channel-layer group of the host's and co-hosts' connections to a Space."""
-    return f"space.{space_id}.staff"
 
 
 def next_seq(space_id: int) -> int:
@@ -80,107 +79,138 @@ def publish_on_commit(space: Space, event_type: str, data: dict, *, audience: st
     """Announce ``event_type`` to the Space's sockets once the current transaction commits.
 
     Events for everyone advance the Space's ``seq``; staff-only events (raised hands) carry the
-    current ``seq`` unchanged so that listeners, who never see them, see no gap.
+    current ``seq`` unchanged and ``"private": true``, so that listeners, who never see them, see
+    no gap, and staff clients apply them whatever their seq.
     """
     if audience == EVERYONE:
         seq = next_seq(space.pk)
         space.event_seq = seq
-        group = space_group(space.pk)
     elif audience == STAFF:
         seq = Space.objects.filter(pk=space.pk).values_list("event_seq", flat=True).get()
-        group = space_staff_group(space.pk)
     else:
         raise ValueError(f"Unknown audience {audience!r}")
     frame = make_frame(event_type, seq, data)
     if audience == STAFF:
         frame["private"] = True
-    transaction.on_commit(lambda: send(group, frame))
+    transaction.on_commit(lambda: send(space.pk, frame, audience=audience))
     return frame
 
 
 def publish_now(space_id: int, event_type: str, data: dict) -> None:
     """Send an ephemeral event (reactions, talking) that changes no stored state: it takes no
-    sequence number, so missing it never calls for a resync."""
-    send(space_group(space_id), make_frame(event_type, 0, data) | {"ephemeral": True})
+    sequence number (``seq`` 0, ``"ephemeral": true``), so missing it never calls for a resync."""
+    send(space_id, make_frame(event_type, 0, data) | {"ephemeral": True})
 
 
-def send(group: str, frame: dict) -> None:
+def send(space_id: int, frame: dict, *, audience: str = EVERYONE) -> None:
+    group = space_group(space_id)
     for sink in _captured:
-        sink.append({"group": group, **frame})
+        sink.append({"group": group, "audience": audience, **frame})
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        # Serialised once here rather than once per socket: a big room's fan-out is mostly this.
+        # Serialised once here: every socket of the Space receives this very text.
         text = json.dumps(frame, cls=DjangoJSONEncoder)
-        async_to_sync(layer.group_send)(group, {"type": "space.event", "frame": frame, "text": text})
+        async_to_sync(layer.group_send)(group, {"type": "space.event", "frame": frame, "text": text, "audience": audience})
     except Exception:
         # The change is committed; a client that misses this frame resyncs on the next one.
         logger.exception("Could not publish %s to %s", frame.get("type"), group)
 
 
+# Big rooms: joins and leaves are folded into one ``participant.batch`` frame a second.
 BATCH_NAMES = 20
 BATCH_INTERVAL = 1.0
-
-
-def _redis():
-    from . import presence
-
-    return presence.sync_client()
+# How many of the newest queued people are looked up to find the (at most) 20 to name.
+BATCH_LOOKUP = 200
 
 
 def _batch_key(space_id: int) -> str:
-    from . import presence
-
     return f"{presence.space_key(space_id)}:batch"
 
 
+def _batching_key() -> str:
+    return f"{presence.spaces_key()}:batching"
+
+
 def coalesce(space_id: int, event_type: str, participant: dict | None) -> None:
-    """Queue a join or leave of a big room for the next batch, and make sure a flush is coming:
-    whoever queues first in a second arms a timer; the flush takes one seq for the whole batch."""
+    """Queue a join or leave of a big room for the next batch (``participant`` is None for a quiet
+    listener: counted, never named), and make sure a flush is coming: whoever queues first in a
+    second arms a timer in their process. If that process dies, the ``armed`` key expires and the
+    next queueing, or the presence sweep (``flush_stale_batches``), flushes instead."""
     kind = "joined" if event_type == "participant.joined" else "left"
-    client = _redis()
     key = _batch_key(space_id)
-    client.rpush(key, json.dumps({"kind": kind, "participant": participant}))
-    if client.set(f"{key}:armed", 1, nx=True, px=int(BATCH_INTERVAL * 1000) + 500):
-        timer = threading.Timer(BATCH_INTERVAL, flush_batch, args=(space_id,))
+    pipe = presence.sync_client().pipeline(transaction=False)
+    pipe.rpush(key, json.dumps({"kind": kind, "id": participant["id"] if participant else None}))
+    pipe.sadd(_batching_key(), space_id)
+    pipe.set(f"{key}:armed", 1, nx=True, px=int(BATCH_INTERVAL * 1000) + 1000)
+    *_, armed = pipe.execute()
+    if armed:
+        timer = threading.Timer(BATCH_INTERVAL, _flush_in_thread, args=(space_id,))
         timer.daemon = True
         timer.start()
 
 
-def flush_batch(space_id: int) -> None:
-    """Publish what was queued for a Space as one ``participant.batch`` frame (up to 20 names of
-    each kind, plus counts and the listener count)."""
-    from django.db import close_old_connections
-
-    from .selectors import listener_count
-
-    client = _redis()
-    key = _batch_key(space_id)
-    pipe = client.pipeline()
-    pipe.lrange(key, 0, -1)
-    pipe.delete(key, f"{key}:armed")
-    items, _ = pipe.execute()
-    if not items:
-        return
-    queued = [json.loads(item) for item in items]
-    joined = [q["participant"] for q in queued if q["kind"] == "joined"]
-    left = [q["participant"] for q in queued if q["kind"] == "left"]
+def _flush_in_thread(space_id: int) -> None:
     try:
-        with transaction.atomic():
-            space = Space.objects.select_for_update().get(pk=space_id)
-            data = {
-                "joined": [p for p in joined if p][:BATCH_NAMES],
-                "left": [p for p in left if p][:BATCH_NAMES],
-                "joined_count": len(joined),
-                "left_count": len(left),
-                "count": listener_count(space=space),
-            }
-            publish_on_commit(space, "participant.batch", data)
+        flush_batch(space_id)
     except Exception:
         logger.exception("Could not flush the presence batch of Space %s", space_id)
     finally:
-        close_old_connections()
+        # This thread is about to end: its database connection would otherwise linger.
+        connections.close_all()
+
+
+def flush_batch(space_id: int) -> dict | None:
+    """Publish what was queued for a Space as one ``participant.batch`` frame, which takes one
+    seq: ``{"joined": [...], "left": [...], "joined_count", "left_count", "count"}``.
+
+    The people named (up to 20 of each, the newest) are read again under the Space's lock, so a
+    batch never names someone as joined who has left since, nor names a quiet listener; the counts
+    cover everyone queued, and ``count`` is the listener count at this seq.
+    """
+    key = _batch_key(space_id)
+    pipe = presence.sync_client().pipeline(transaction=True)
+    pipe.lrange(key, 0, -1)
+    pipe.delete(key, f"{key}:armed")
+    pipe.srem(_batching_key(), space_id)
+    items, *_ = pipe.execute()
+    if not items:
+        return None
+    queued = [json.loads(item) for item in items]
+    newest = {kind: _newest_ids(queued, kind) for kind in ("joined", "left")}
+    with transaction.atomic():
+        space = Space.objects.select_for_update().get(pk=space_id)
+        if space.state != Space.State.LIVE:
+            return None  # space.ended says everything that is left to say
+        people = Participant.objects.filter(space_id=space_id, uid__in=newest["joined"] + newest["left"], quiet=False)
+        by_uid = {p.uid: p for p in people}
+        joined = [by_uid[u] for u in newest["joined"] if u in by_uid and by_uid[u].is_present]
+        left = [by_uid[u] for u in newest["left"] if u in by_uid and not by_uid[u].is_present]
+        data = {
+            "joined": [participant_as_dict(p) for p in joined[:BATCH_NAMES]],
+            "left": [participant_as_dict(p) for p in left[:BATCH_NAMES]],
+            "joined_count": sum(q["kind"] == "joined" for q in queued),
+            "left_count": sum(q["kind"] == "left" for q in queued),
+            "count": listener_count(space=space),
+        }
+        return publish_on_commit(space, "participant.batch", data)
+
+
+def _newest_ids(queued: list[dict], kind: str) -> list[str]:
+    ids = [q["id"] for q in reversed(queued) if q["kind"] == kind and q["id"]]
+    return list(dict.fromkeys(ids))[:BATCH_LOOKUP]
+
+
+def flush_stale_batches() -> int:
+    """Flush the batches nobody is about to flush (their arming process died). Run by the
+    presence sweep; returns how many were flushed."""
+    client = presence.sync_client()
+    flushed = 0
+    for space_id in [int(s) for s in client.smembers(_batching_key())]:
+        if not client.exists(f"{_batch_key(space_id)}:armed"):
+            flushed += flush_batch(space_id) is not None
+    return flushed
 
 
 @contextmanager

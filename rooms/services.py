@@ -162,6 +162,10 @@ def space_go_live(
         _seat_host(space, absent_since=space.started_at if actor is None else None)
         _media_room_open_on_commit(space)
         events.publish_on_commit(space, "space.started", space_as_dict(space))
+        # People with reminders (and the host, when the schedule started it) are told after commit.
+        from scheduling.services import space_started_notify_on_commit
+
+        space_started_notify_on_commit(space)
     return space
 
 
@@ -664,8 +668,11 @@ def space_presence_expire(*, space_id: int) -> list[Participant]:
 
 
 def presence_sweep() -> int:
-    """Expire presence in every Space with connections; returns how many people left."""
-    return sum(len(space_presence_expire(space_id=space_id)) for space_id in presence.spaces_with_connections())
+    """Expire presence in every Space with connections, and flush the join/leave batches of big
+    rooms whose flushing process died; returns how many people left."""
+    left = sum(len(space_presence_expire(space_id=space_id)) for space_id in presence.spaces_with_connections())
+    events.flush_stale_batches()
+    return left
 
 
 REACTIONS = ("👏", "❤️", "😂", "🔥", "💯", "🙌", "😮", "👍")

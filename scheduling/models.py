@@ -42,12 +42,18 @@ class Notification(models.Model):
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Set when the email copy went out; null for a person without an address (nothing to send).
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
             # A person is told of one Space's one happening once.
             models.UniqueConstraint(fields=["user", "space", "kind"], name="one_notification_per_kind"),
+        ]
+        indexes = [
+            models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="notification_unread"),
+            models.Index(fields=["created_at"], condition=Q(emailed_at__isnull=True), name="notification_unemailed"),
         ]
 
     def __str__(self) -> str:

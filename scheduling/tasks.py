@@ -1,4 +1,8 @@
-"""Celery tasks: each loads ids, calls one service, and is idempotent because the service is."""
+"""Celery tasks: each loads ids, calls one service, and is idempotent because the service is.
+
+``acks_late`` (settings) keeps a task on the broker until it finished, so a worker killed
+mid-task leaves it to be redelivered; the beat's next sweep covers it sooner.
+"""
 
 from celery import shared_task
 from django.utils.dateparse import parse_datetime
@@ -22,6 +26,17 @@ def start_space_task(space_id: int, armed_for: str):
 @shared_task
 def notify_space_started_task(space_id: int):
     return services.space_started_notify(space_id=space_id)
+
+
+# A mail server that is down or refuses for a while (OSError covers smtplib's errors): retry.
+@shared_task(autoretry_for=(OSError,), retry_backoff=10, retry_backoff_max=240, max_retries=8)
+def email_notification_task(notification_id: int):
+    return services.notification_email_send(notification_id=notification_id)
+
+
+@shared_task
+def deliver_pending_notifications_task():
+    return services.notifications_deliver_pending()
 
 
 @shared_task

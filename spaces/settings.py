@@ -212,6 +212,11 @@ SPACES_SWEEP_INTERVAL = float(os.environ.get("SPACES_SWEEP_INTERVAL", "30"))
 CELERY_BEAT_SCHEDULE = {
     "start-due-spaces": {"task": "scheduling.tasks.sweep_due_spaces_task", "schedule": SPACES_SWEEP_INTERVAL},
     "end-abandoned-spaces": {"task": "scheduling.tasks.end_abandoned_spaces_task", "schedule": 60.0},
+    # Reminders and emails whose task was lost between a commit and the broker are caught up.
+    "deliver-pending-notifications": {
+        "task": "scheduling.tasks.deliver_pending_notifications_task",
+        "schedule": 60.0,
+    },
     "expire-presence": {"task": "scheduling.tasks.presence_sweep_task", "schedule": 15.0},
     # Rooms of live Spaces come back after a Janus restart within this interval.
     "reconcile-media": {"task": "rooms.tasks.media_reconcile_task", "schedule": 10.0},
@@ -235,11 +240,11 @@ SPACES_MAX_SCHEDULE_AHEAD = timedelta(days=14)
 SPACES_BIG_ROOM = int(os.environ.get("SPACES_BIG_ROOM", "100"))
 SPACES_PRESENCE_GRACE = timedelta(seconds=float(os.environ.get("SPACES_PRESENCE_GRACE", "10")))
 SPACES_HOST_GRACE = timedelta(seconds=float(os.environ.get("SPACES_HOST_GRACE", "300")))
-SPACES_HOST_NEVER_CAME = timedelta(minutes=15)
+SPACES_HOST_NEVER_CAME = timedelta(seconds=float(os.environ.get("SPACES_HOST_NEVER_CAME", "900")))
 SPACES_REPLAY_KEEP = timedelta(days=int(os.environ.get("SPACES_REPLAY_DAYS", "30")))
 # The beat arms starts this far ahead; a start missed by more than the late limit is marked missed.
-SPACES_ARM_AHEAD = timedelta(seconds=60)
-SPACES_START_LATE_LIMIT = timedelta(hours=1)
+SPACES_ARM_AHEAD = timedelta(seconds=float(os.environ.get("SPACES_ARM_AHEAD", "60")))
+SPACES_START_LATE_LIMIT = timedelta(seconds=float(os.environ.get("SPACES_START_LATE_LIMIT", "3600")))
 
 # Media: the Janus WebRTC server (see rooms/media.py and deploy/janus/). Secrets default to values
 # derived from SECRET_KEY so a local run needs no configuration; production sets its own.

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/notifications/", include("scheduling.urls")),
     path("api/", include("rooms.api.urls")),
     path("media/janus-events/", janus_events, name="janus-events"),
     path("", include("rooms.urls")),

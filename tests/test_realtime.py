@@ -120,8 +120,12 @@ async def test_first_frame_is_a_snapshot_then_deltas_follow_with_seq_plus_one():
 
 async def test_unknown_code_is_refused():
     communicator = WebsocketCommunicator(application, "/ws/spaces/nope/", headers=[ORIGIN])
-    connected, code = await communicator.connect(timeout=5)
-    assert not connected and code == 4004
+    connected, _ = await communicator.connect(timeout=5)
+    # Accepted first, so that a browser sees why: an error frame, then close code 4004.
+    assert connected
+    frame = await communicator.receive_json_from(timeout=5)
+    assert frame["type"] == "error" and frame["data"]["code"] == "space_not_found"
+    assert (await communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4004}
 
 
 async def test_foreign_origin_is_refused():

@@ -1,0 +1,192 @@
+"""What each daphne process keeps per live Space: one relay from the channel layer to its sockets.
+
+A group message per socket would make the channel layer and Channels' per-consumer dispatch do
+the fan-out, which costs a task wake-up and a trip to the database thread for every socket (about
+half a millisecond each on a small machine, so 5,000 sockets took seconds). Instead one channel
+per process per Space is in the Space's group; its relay receives each frame once and writes the
+already serialised text to every local socket of that Space. The channel layer then carries one
+message per process per event, whatever the size of the room.
+
+The relay also renews what would otherwise expire: its membership of the group, and the presence
+of its sockets' people (one Redis command for all of them, see ``rooms.presence``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import weakref
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from . import presence, services
+from .events import EVERYONE, space_group
+
+logger = logging.getLogger(__name__)
+
+# Yield to the event loop after this many socket writes, so that a broadcast to a huge room does
+# not hold up handshakes and pings for its whole length.
+WRITES_PER_TURN = 1000
+
+
+class Socket(Protocol):
+    """What the relay needs from a websocket consumer (rooms.consumers.SpaceConsumer)."""
+
+    def presence_member(self) -> tuple[int, str] | None: ...
+
+    async def deliver(self, frame: dict, text: str, audience: str) -> None: ...
+
+
+class SpaceRelay:
+    def __init__(self, space_id: int):
+        self.space_id = space_id
+        self.sockets: set[Socket] = set()
+        self.channel_layer = get_channel_layer()
+        self.channel_name = ""
+        self.started: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        try:
+            self.channel_name = await self.channel_layer.new_channel("relay.")
+            await self.channel_layer.group_add(space_group(self.space_id), self.channel_name)
+        except BaseException as error:
+            self.started.set_exception(error)
+            self.started.exception()  # retrieved: only the sockets waiting on it need to see it
+            raise
+        self.tasks = [asyncio.create_task(self.receive_forever()), asyncio.create_task(self.renew_forever())]
+        self.started.set_result(True)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.channel_name:
+            try:
+                await self.channel_layer.group_discard(space_group(self.space_id), self.channel_name)
+            except Exception:
+                logger.warning("Could not leave the group of Space %s", self.space_id, exc_info=True)
+
+    async def receive_forever(self) -> None:
+        while True:
+            try:
+                message = await self.channel_layer.receive(self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Redis went away: frames sent meanwhile are lost, which clients see as a gap in
+                # seq and resync. Try again shortly, and make sure we are still in the group.
+                logger.exception("Relay of Space %s could not receive; retrying", self.space_id)
+                await asyncio.sleep(1)
+                await self.rejoin_group()
+                continue
+            await self.deliver(message)
+
+    async def deliver(self, message: dict) -> None:
+        frame, text, audience = message["frame"], message["text"], message.get("audience", EVERYONE)
+        for written, socket in enumerate(list(self.sockets), start=1):
+            try:
+                # Each socket decides on staff-only frames: its role may be changing right now.
+                await socket.deliver(frame, text, audience)
+            except Exception:
+                logger.exception("Could not deliver %s to a socket of Space %s", frame.get("type"), self.space_id)
+            if written % WRITES_PER_TURN == 0:
+                await asyncio.sleep(0)
+
+    async def renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(presence.HEARTBEAT)
+            members = [m for m in (s.presence_member() for s in list(self.sockets)) if m is not None]
+            try:
+                await presence.connections_alive(self.space_id, members)
+            except Exception:
+                logger.exception("Could not renew presence in Space %s", self.space_id)
+            await self.rejoin_group()
+
+    async def rejoin_group(self) -> None:
+        # Group membership expires in the channel layer (and vanishes if Redis restarts empty).
+        try:
+            await self.channel_layer.group_add(space_group(self.space_id), self.channel_name)
+        except Exception:
+            logger.warning("Could not renew the group membership of Space %s", self.space_id, exc_info=True)
+
+
+# One registry per event loop: tests run each in a loop of its own, daphne runs one.
+_relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, SpaceRelay]] = weakref.WeakKeyDictionary()
+
+
+def _registry() -> dict[int, SpaceRelay]:
+    return _relays.setdefault(asyncio.get_running_loop(), {})
+
+
+async def relay_add(space_id: int, socket: Socket) -> SpaceRelay:
+    """Start relaying a Space's frames to ``socket`` (and start the Space's relay if needed)."""
+    registry = _registry()
+    relay = registry.get(space_id)
+    if relay is None:
+        relay = registry[space_id] = SpaceRelay(space_id)
+        relay.sockets.add(socket)
+        try:
+            await relay.start()
+        except BaseException:
+            registry.pop(space_id, None)
+            relay.sockets.discard(socket)
+            raise
+    else:
+        relay.sockets.add(socket)
+        try:
+            await asyncio.shield(relay.started)
+        except BaseException:
+            relay.sockets.discard(socket)
+            raise
+    return relay
+
+
+async def relay_remove(space_id: int, socket: Socket) -> None:
+    """Stop relaying to ``socket``; the last socket of a Space in this process stops its relay."""
+    registry = _registry()
+    relay = registry.get(space_id)
+    if relay is None:
+        return
+    relay.sockets.discard(socket)
+    if not relay.sockets:
+        # Out of the registry before any await: a socket arriving meanwhile starts a fresh relay.
+        del registry[space_id]
+        await relay.stop()
+
+
+_expiry_checks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, int], asyncio.Task]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def expire_later(space_id: int, at: float) -> None:
+    """Check a Space's presence once ``at`` (a ``time.time()``) has passed, so that whoever closed
+    their last socket then leaves. Checks due within the same second share one run: 5,000 sockets
+    closing at once cost a handful of checks, not 5,000."""
+    due = math.ceil(at)
+    checks = _expiry_checks.setdefault(asyncio.get_running_loop(), {})
+    if (space_id, due) not in checks:
+        checks[(space_id, due)] = asyncio.create_task(_expire_at(space_id, due, checks))
+
+
+async def _expire_at(space_id: int, due: int, checks: dict) -> None:
+    try:
+        await asyncio.sleep(max(0.0, due - time.time()) + 0.05)
+        await database_sync_to_async(services.space_presence_expire)(space_id=space_id)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        # The periodic sweep will make them leave; a disconnect must never raise.
+        logger.exception("Presence expiry failed for Space %s", space_id)
+    finally:
+        checks.pop((space_id, due), None)
+
+
+def local_sockets(space_id: int) -> int:
+    """How many sockets of a Space this process holds (for tests and diagnostics)."""
+    relay = _registry().get(space_id)
+    return len(relay.sockets) if relay else 0
