@@ -283,27 +283,30 @@ def pg_commits() -> int:
 
 
 class Daphnes:
+    """The web processes as deployed: ``deploy/web`` runs ``count`` daphne processes on one port
+    (SO_REUSEPORT), so the kernel spreads the clients over them."""
+
     def __init__(self, count: int, env: dict):
-        self.ports = [free_port() for _ in range(count)]
+        self.port = free_port()
         self.log = open(f"/tmp/bench-fanout-daphne-{os.getpid()}.log", "a")
-        self.processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "spaces.asgi:application"],
-                cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            )
-            for port in self.ports
-        ]
-        for port in self.ports:
-            wait_for_port(port)
+        self.launcher = subprocess.Popen(
+            [sys.executable, "deploy/web"],
+            cwd=ROOT, env={**env, "SPACES_PORT": str(self.port), "WEB_PROCESSES": str(count)},
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port)
+        time.sleep(1.0 * count)  # every process listening, not just the first
+
+    def pids(self) -> list[int]:
+        path = Path(f"/proc/{self.launcher.pid}/task/{self.launcher.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
 
     def rss(self) -> int:
-        return sum(rss_kib(p.pid) for p in self.processes)
+        return sum(rss_kib(pid) for pid in self.pids())
 
     def stop(self):
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            process.wait(timeout=30)
+        self.launcher.terminate()
+        self.launcher.wait(timeout=30)
 
 
 def summary(latencies_ms: list[float], expected: int) -> dict:
@@ -354,7 +357,7 @@ def run_layer(layer: str, args, env: dict) -> list[dict]:
             speaker_user = get_user_model().objects.create_user(f"speaker-{stamp}")
             space = services.space_start_now(host=host, title=f"Fan-out to {n}")
             speaker = services.space_join(space=space, user=speaker_user)
-            urls = [f"ws://127.0.0.1:{port}/ws/spaces/{space.code}/" for port in daphnes.ports]
+            urls = [f"ws://127.0.0.1:{daphnes.port}/ws/spaces/{space.code}/"]
 
             rss_before, commits_before = daphnes.rss(), pg_commits()
             joined = pool.connect(urls, n)
@@ -436,7 +439,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--layers", nargs="+", choices=["core", "pubsub"], default=["core"])
-    parser.add_argument("--daphnes", type=int, default=1, help="daphne processes sharing the channel layer")
+    parser.add_argument("--daphnes", type=int, default=2, help="daphne processes behind the port (deploy/web)")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--toggles", type=int, default=3, help="speaker toggles measured per N")
     parser.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
@@ -456,6 +459,11 @@ def main():
         "CHANNEL_PREFIX": f"bench-{os.getpid()}",
         "JANUS_ENABLED": "0",
         "LOG_LEVEL": "WARNING",
+        # As in production: DEBUG off (no query log), persistent database connections.
+        "SPACES_DEBUG": "0",
+        "SECRET_KEY": f"bench-{os.getpid()}-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DB_CONN_MAX_AGE": "60",
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     os.environ.update(env)
