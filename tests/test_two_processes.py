@@ -62,31 +62,31 @@ def two_daphnes(two_daphnes_env, tmp_path):
         process.stop()
 
 
+async def titles_heard(space, host, urls: list[str], title: str) -> list[str]:
+    """Connect a socket to each URL, retitle the Space through the service, and return the title
+    each socket heard in its ``space.updated`` frame."""
+    sockets = [await websockets.connect(url, origin="http://127.0.0.1") for url in urls]
+    for ws in sockets:
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "snapshot"
+    await in_thread(lambda: services.space_update(space=space, actor=host, title=title))
+
+    async def updated(ws):
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if frame["type"] == "space.updated":
+                return frame["data"]["title"]
+
+    titles = await asyncio.gather(*(updated(ws) for ws in sockets))
+    for ws in sockets:
+        await ws.close()
+    return titles
+
+
 def test_a_service_change_reaches_sockets_on_both_processes(two_daphnes):
     host = UserFactory()
     space = services.space_start_now(host=host, title="Everywhere")
-
-    async def scenario():
-        sockets = [
-            await websockets.connect(f"ws://127.0.0.1:{port}/ws/spaces/{space.code}/", origin="http://127.0.0.1")
-            for port in two_daphnes
-        ]
-        for ws in sockets:
-            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "snapshot"
-        await in_thread(lambda: services.space_update(space=space, actor=host, title="Everywhere at once"))
-
-        async def updated(ws):
-            while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                if frame["type"] == "space.updated":
-                    return frame["data"]["title"]
-
-        titles = await asyncio.gather(*(updated(ws) for ws in sockets))
-        for ws in sockets:
-            await ws.close()
-        return titles
-
-    assert asyncio.run(scenario()) == ["Everywhere at once", "Everywhere at once"]
+    urls = [f"ws://127.0.0.1:{port}/ws/spaces/{space.code}/" for port in two_daphnes]
+    assert asyncio.run(titles_heard(space, host, urls, "Everywhere at once")) == ["Everywhere at once"] * 2
 
 
 def children(pid: int) -> list[int]:
@@ -106,25 +106,11 @@ def test_the_web_launcher_runs_processes_on_one_port_and_replaces_one_that_dies(
         host = UserFactory()
         space = services.space_start_now(host=host, title="Many processes")
 
-        async def everyone_hears(count: int, title: str) -> list[str]:
-            url = f"ws://127.0.0.1:{port}/ws/spaces/{space.code}/"
-            sockets = [await websockets.connect(url, origin="http://127.0.0.1") for _ in range(count)]
-            for ws in sockets:
-                assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "snapshot"
-            await in_thread(lambda: services.space_update(space=space, actor=host, title=title))
+        def everyone_hears(count: int, title: str) -> list[str]:
+            urls = [f"ws://127.0.0.1:{port}/ws/spaces/{space.code}/"] * count
+            return asyncio.run(titles_heard(space, host, urls, title))
 
-            async def updated(ws):
-                while True:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                    if frame["type"] == "space.updated":
-                        return frame["data"]["title"]
-
-            titles = await asyncio.gather(*(updated(ws) for ws in sockets))
-            for ws in sockets:
-                await ws.close()
-            return titles
-
-        assert asyncio.run(everyone_hears(20, "Heard by all")) == ["Heard by all"] * 20
+        assert everyone_hears(20, "Heard by all") == ["Heard by all"] * 20
 
         os.kill(first[0], 9)
         assert wait_for(
@@ -132,7 +118,7 @@ def test_the_web_launcher_runs_processes_on_one_port_and_replaces_one_that_dies(
             timeout=15,
         ), launcher.tail()
         assert "starting another" in launcher.tail()
-        assert wait_for(lambda: asyncio.run(everyone_hears(10, "Still heard")) == ["Still heard"] * 10, timeout=20)
+        assert wait_for(lambda: everyone_hears(10, "Still heard") == ["Still heard"] * 10, timeout=20)
     finally:
         pids = children(launcher.process.pid) if launcher.process.poll() is None else []
         launcher.process.terminate()
