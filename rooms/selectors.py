@@ -77,6 +77,14 @@ def listener_count(*, space: Space) -> int:
     return participants_present(space=space).filter(role=Role.LISTENER).count()
 
 
+def presence_counts(*, space: Space) -> tuple[int, int]:
+    """``(present, listeners)`` in one pass over the Space's present participants."""
+    counts = participants_present(space=space).aggregate(
+        present=Count("pk"), listeners=Count("pk", filter=Q(role=Role.LISTENER))
+    )
+    return counts["present"], counts["listeners"]
+
+
 def hands_raised(*, space: Space) -> QuerySet[Participant]:
     return participants_present(space=space).filter(hand_raised_at__isnull=False).order_by(
         "hand_raised_at"

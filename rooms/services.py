@@ -29,7 +29,7 @@ from .errors import (
     SpeakerLimit,
 )
 from .models import Participant, Space
-from .selectors import listener_count, participant_as_dict, participants_present, space_as_dict
+from .selectors import listener_count, participant_as_dict, presence_counts, space_as_dict
 
 logger = logging.getLogger(__name__)
 
@@ -421,8 +421,7 @@ def space_leave(*, space: Space, participant: Participant) -> Participant:
 def _announce_presence(space: Space, participant: Participant, event_type: str) -> None:
     """Announce a join or leave; in a big room, fold it into the next once-a-second batch so that
     N joins cost each client O(N) frames per second, not N frames each."""
-    present = participants_present(space=space).count()
-    count = listener_count(space=space)
+    present, count = presence_counts(space=space)
     if count > space.peak_listeners:
         space.peak_listeners = count
         space.save(update_fields=["peak_listeners"])
