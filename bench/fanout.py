@@ -364,15 +364,17 @@ def run_layer(layer: str, args, env: dict) -> list[dict]:
             settle(2.5)
             rss_after, commits_after = daphnes.rss(), pg_commits()
 
-            latencies, lost, sample = [], 0, ""
+            latencies, lost, sample, slowest, service_ms = [], 0, "", [], []
             for toggle in range(args.toggles):
                 pool.all({"cmd": "arm"})
                 role = "speaker" if toggle % 2 == 0 else "listener"
                 target = Participant.objects.get(pk=speaker.pk)
                 started = time.monotonic()
                 services.participant_set_role(space=space, actor=host, participant=target, role=role)
+                service_ms.append(round((time.monotonic() - started) * 1000, 1))
                 arrivals, expected, sample = pool.collect()
                 latencies += [(t - started) * 1000 for t in arrivals]
+                slowest.append(round(max(((t - started) * 1000 for t in arrivals), default=float("nan")), 1))
                 lost += expected - len(arrivals)
                 settle(0.5)
             spaces = summary(latencies, len(latencies) + lost)
@@ -405,6 +407,8 @@ def run_layer(layer: str, args, env: dict) -> list[dict]:
                 "join_s": joined["seconds"],
                 "commits_per_join": (commits_after - commits_before) / max(1, joined["connected"]),
                 "spaces": spaces,
+                "slowest_per_toggle": slowest,
+                "service_call_ms": service_ms,
                 "baseline": base,
                 "kib_per_socket": max(0, rss_after - rss_before) / n,
                 "base_kib_per_socket": max(0, base_rss_after - base_rss_before) / n,
