@@ -479,7 +479,7 @@ def participant_set_role(*, space: Space, actor, participant: Participant, role:
     Locks the Space, then counts speaking roles (host + co-hosts + speakers, at most
     SPACES_MAX_SPEAKERS) and co-hosts (at most SPACES_MAX_COHOSTS) under that lock, so concurrent
     promotions cannot overshoot. A promotion issues a fresh media token; a demotion clears it.
-    Publishes ``participant.role_changed``.
+    Publishes ``participant.role_changed`` (with the listener count).
     """
     if role not in (Role.COHOST, Role.SPEAKER, Role.LISTENER):
         raise InvalidInput(
@@ -540,12 +540,13 @@ def participant_set_role(*, space: Space, actor, participant: Participant, role:
         if previous == Role.LISTENER:
             room_id, token = space.media_room_id, participant.media_token
             transaction.on_commit(lambda: media.safely(media.speaker_allow, room_id=room_id, token=token))
+        # The listener count travels in the same frame: one frame per change, not two, to
+        # every socket of the room.
         events.publish_on_commit(
             space,
             "participant.role_changed",
-            {"participant": participant_as_dict(participant), "previous_role": previous},
+            {"participant": participant_as_dict(participant), "previous_role": previous, "count": listener_count(space=space)},
         )
-        events.publish_on_commit(space, "listeners.count", {"count": listener_count(space=space)})
     return participant
 
 
@@ -581,7 +582,7 @@ def participant_set_muted(*, space: Space, actor, participant: Participant, mute
 def participant_remove(*, space: Space, actor, participant: Participant, block: bool = False) -> Participant:
     """Remove someone from a live Space; with ``block`` they cannot come back (by account, or by
     session for a signed-out listener). Host and co-hosts; nobody removes the host, and co-hosts
-    cannot remove each other. Publishes ``participant.removed`` and ``listeners.count``.
+    cannot remove each other. Publishes ``participant.removed`` (with the listener count).
     """
     if not isinstance(block, bool):
         raise InvalidInput("block must be true or false.", code="invalid_block")
@@ -612,9 +613,8 @@ def participant_remove(*, space: Space, actor, participant: Participant, block: 
         events.publish_on_commit(
             space,
             "participant.removed",
-            {"participant": participant_as_dict(participant), "blocked": block},
+            {"participant": participant_as_dict(participant), "blocked": block, "count": listener_count(space=space)},
         )
-        events.publish_on_commit(space, "listeners.count", {"count": listener_count(space=space)})
     return participant
 
 

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, websockets to the Channels consumers."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -23,3 +24,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# A websocket process keeps a few hundred objects per socket for as long as the socket lives,
+# and a full pass of CPython's collector walks all of them while every socket of the process
+# waits (40 to 150 ms at 500 sockets, see docs/BENCHMARKS.md). What is loaded by now lives as
+# long as the process: freeze it out of the collector's passes. And collect the young generation
+# less often, so fewer short-lived objects get promoted and full passes come rarely.
+gc.freeze()
+gc.set_threshold(50_000, 20, 10)

@@ -113,6 +113,9 @@ async def test_first_frame_is_a_snapshot_then_deltas_follow_with_seq_plus_one():
     await sync_to_async(services.participant_set_role)(space=space, actor=host, participant=target, role="speaker")
     changed = await host_ws.frame_of("participant.role_changed")
     assert changed["seq"] == seq + 3
+    # The count comes with the change: no separate listeners.count frame follows it.
+    assert changed["data"]["count"] == 0 and changed["data"]["previous_role"] == "listener"
+    assert await host_ws.nothing(timeout=0.5)
     assert (await listener.frame_of("participant.role_changed"))["data"]["participant"]["role"] == "speaker"
     await host_ws.close()
     await listener.close()
@@ -227,6 +230,7 @@ async def test_a_removed_person_is_told_and_disconnected_and_cannot_come_back():
     await sync_to_async(services.participant_remove)(space=space, actor=host, participant=ada_p, block=True)
     removed = await ada_ws.frame_of("participant.removed")
     assert removed["data"]["participant"]["name"] == "ada" and removed["data"]["blocked"] is True
+    assert removed["data"]["count"] == 0
     assert (await ada_ws.ws.receive_output(timeout=3))["code"] == 4003
 
     cookie = await sync_to_async(session_cookie)(ada)

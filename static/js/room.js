@@ -162,6 +162,9 @@ async function applyEvent(frame) {
   const data = frame.data || {};
   const person = data.participant;
   const mine = person && state.me && person.id === state.me.id;
+  // Every change to who is listening carries the new count: listeners.count, participant.batch,
+  // participant.role_changed and participant.removed.
+  if (typeof data.count === "number") state.count = data.count;
   switch (frame.type) {
     case "space.started":
     case "space.updated":
@@ -221,12 +224,10 @@ async function applyEvent(frame) {
       if (mine) state.me.hand_raised = false;
       break;
     case "listeners.count":
-      state.count = data.count;
       break;
     case "participant.batch":
       for (const p of data.joined || []) place(p);
       for (const p of data.left || []) place({ ...p, present: false });
-      state.count = data.count ?? state.count;
       feed(`${data.joined_count || 0} joined, ${data.left_count || 0} left`);
       break;
     case "speaking":
