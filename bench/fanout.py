@@ -4,8 +4,8 @@ For each N: N websocket clients join one live Space on real daphne processes (th
 app and channel layer); a speaker toggle is made through ``participant_set_role``; each client
 records when the ``participant.role_changed`` frame arrives, and we report, from just before the
 service call, p50, p99 and max over all toggles, and the frames that did not arrive within 30 s.
-In the same run the same frame, byte for byte, is broadcast to N clients by a minimal
-``websockets`` server: the baseline. Also the memory per idle connection (server RSS growth / N),
+In the same run, alternating with the toggles, the same frame, byte for byte, is broadcast to N
+other clients by a minimal ``websockets`` server: the baseline. Also the memory per idle connection (server RSS growth / N),
 and how long the N joins took, with the PostgreSQL transactions they cost.
 
 Clients are anonymous listeners (each socket joins the Space, so presence is measured too), spread
@@ -123,7 +123,7 @@ def client_worker() -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        clients: list[Client] = []
+        groups: dict[str, list[Client]] = {}  # "spaces" and "baseline": both servers at once
 
         def reply(payload):
             sys.stdout.write(json.dumps(payload) + "\n")
@@ -131,6 +131,7 @@ def client_worker() -> None:
 
         while line := await reader.readline():
             command = json.loads(line)
+            clients = groups.setdefault(command["group"], [])
             if command["cmd"] == "connect":
                 started, failed, first_bytes = time.monotonic(), 0, []
                 urls = command["urls"]
@@ -171,7 +172,7 @@ def client_worker() -> None:
                 for client in clients:
                     if client.transport is not None:
                         client.transport.close()
-                clients = []
+                groups.pop(command["group"])
                 await asyncio.sleep(0.5)
                 reply({"closed": True})
 
@@ -198,9 +199,9 @@ class ClientPool:
     def all(self, command: dict) -> list[dict]:
         return self.ask([command] * len(self.workers))
 
-    def connect(self, urls: list[str], n: int) -> dict:
+    def connect(self, group: str, urls: list[str], n: int) -> dict:
         shares = [n // len(self.workers) + (i < n % len(self.workers)) for i in range(len(self.workers))]
-        replies = self.ask([{"cmd": "connect", "urls": urls, "n": share, "batch": 50} for share in shares])
+        replies = self.ask([{"cmd": "connect", "group": group, "urls": urls, "n": share, "batch": 50} for share in shares])
         return {
             "connected": sum(r["connected"] for r in replies),
             "failed": sum(r["failed"] for r in replies),
@@ -208,8 +209,14 @@ class ClientPool:
             "first_frame_bytes": statistics.median(r["first_frame_bytes"] for r in replies),
         }
 
-    def collect(self) -> tuple[list[float], int, str]:
-        replies = self.all({"cmd": "collect", "deadline": DEADLINE})
+    def arm(self, group: str) -> None:
+        self.all({"cmd": "arm", "group": group})
+
+    def close(self, group: str) -> None:
+        self.all({"cmd": "close", "group": group})
+
+    def collect(self, group: str) -> tuple[list[float], int, str]:
+        replies = self.all({"cmd": "collect", "group": group, "deadline": DEADLINE})
         arrivals = [t for r in replies for t in r["arrivals"]]
         return arrivals, sum(r["expected"] for r in replies), next((r["sample"] for r in replies if r["sample"]), "")
 
@@ -360,45 +367,47 @@ def run_layer(layer: str, args, env: dict) -> list[dict]:
             urls = [f"ws://127.0.0.1:{daphnes.port}/ws/spaces/{space.code}/"]
 
             rss_before, commits_before = daphnes.rss(), pg_commits()
-            joined = pool.connect(urls, n)
+            joined = pool.connect("spaces", urls, n)
             settle(2.5)
             rss_after, commits_after = daphnes.rss(), pg_commits()
 
-            latencies, lost, sample, slowest, service_ms = [], 0, "", [], []
+            baseline = Baseline()
+            base_rss_before = rss_kib(baseline.process.pid)
+            pool.connect("baseline", [f"ws://127.0.0.1:{baseline.port}/"], n)
+            settle(1.0)
+            base_rss_after = rss_kib(baseline.process.pid)
+
+            # Toggles and baseline broadcasts alternate, so both see the same moments of a
+            # shared, noisy machine; the baseline sends the very frame the toggle before it did.
+            latencies, lost, slowest, service_ms = [], 0, [], []
+            base_latencies, base_lost = [], 0
             for toggle in range(args.toggles):
-                pool.all({"cmd": "arm"})
+                pool.arm("spaces")
                 role = "speaker" if toggle % 2 == 0 else "listener"
                 target = Participant.objects.get(pk=speaker.pk)
                 started = time.monotonic()
                 services.participant_set_role(space=space, actor=host, participant=target, role=role)
                 service_ms.append(round((time.monotonic() - started) * 1000, 1))
-                arrivals, expected, sample = pool.collect()
+                arrivals, expected, sample = pool.collect("spaces")
                 latencies += [(t - started) * 1000 for t in arrivals]
                 slowest.append(round(max(((t - started) * 1000 for t in arrivals), default=float("nan")), 1))
                 lost += expected - len(arrivals)
                 settle(0.5)
-            spaces = summary(latencies, len(latencies) + lost)
-            spaces["lost"] = lost
-            services.space_end(space=space, actor=host)
-            pool.all({"cmd": "close"})
 
-            baseline = Baseline()
-            base_rss_before = rss_kib(baseline.process.pid)
-            pool.connect([f"ws://127.0.0.1:{baseline.port}/"], n)
-            settle(1.0)
-            base_rss_after = rss_kib(baseline.process.pid)
-            base_latencies, base_lost = [], 0
-            for _ in range(args.toggles):
-                pool.all({"cmd": "arm"})
+                pool.arm("baseline")
                 started = baseline.broadcast(sample)
-                arrivals, expected, _ = pool.collect()
+                arrivals, expected, _ = pool.collect("baseline")
                 base_latencies += [(t - started) * 1000 for t in arrivals]
                 base_lost += expected - len(arrivals)
                 settle(0.5)
-            pool.all({"cmd": "close"})
-            baseline.stop()
+            spaces = summary(latencies, len(latencies) + lost)
+            spaces["lost"] = lost
             base = summary(base_latencies, len(base_latencies) + base_lost)
             base["lost"] = base_lost
+            services.space_end(space=space, actor=host)
+            pool.close("spaces")
+            pool.close("baseline")
+            baseline.stop()
 
             row = {
                 "layer": layer,
@@ -445,7 +454,7 @@ def main():
     parser.add_argument("--layers", nargs="+", choices=["core", "pubsub"], default=["core"])
     parser.add_argument("--daphnes", type=int, default=2, help="daphne processes behind the port (deploy/web)")
     parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--toggles", type=int, default=3, help="speaker toggles measured per N")
+    parser.add_argument("--toggles", type=int, default=20, help="speaker toggles measured per N")
     parser.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
