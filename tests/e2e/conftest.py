@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
+from django.db import connection, connections
 
 from tests.conftest import require
 from tests.processes import Process, free_port, wait_for
@@ -106,6 +106,9 @@ def browser(tone, monkeypatch):
             executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}"]
         )
         yield chromium
+        # While Playwright's loop runs in this thread, Django keeps the test's connections per
+        # context: close them here, where the test database's teardown would not see them.
+        connections.close_all()
         chromium.close()
 
 
