@@ -58,6 +58,10 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Frames re-render the lists (a busy room sends one a second): an action menu that is open stays
+// open, with the focus on its button.
+let openMenu = null;
+
 function controlsFor(person) {
   if (!isStaff() || person.id === state.me.id || person.role === "host") return null;
   const hostOnly = state.me.role === "host";
@@ -73,10 +77,14 @@ function controlsFor(person) {
     items.push(["Remove", () => remove(person, false)]);
     items.push(["Remove and block", () => remove(person, true)]);
   }
+  const keepOpen = openMenu === person.id ? { open: "" } : {};
   return el(
-    "details", {},
+    "details", { "data-for": person.id, ...keepOpen },
     el("summary", { "aria-label": `Actions for ${person.name}` }, "⋯"),
-    el("div", { class: "menu" }, ...items.map(([label, act]) => el("button", { type: "button", class: "secondary small", onclick: act }, label))),
+    el("div", { class: "menu" }, ...items.map(([label, act]) => el("button", {
+      type: "button", class: "secondary small",
+      onclick: (event) => { event.target.closest("details").open = false; act(); },
+    }, label))),
   );
 }
 
@@ -93,6 +101,9 @@ function personTile(person) {
 }
 
 function render() {
+  const menu = document.querySelector("details[data-for][open]");
+  openMenu = menu?.dataset.for ?? null;
+  const focused = menu?.contains(document.activeElement);
   const order = { host: 0, cohost: 1, speaker: 2 };
   const stage = [...state.stage.values()].sort((a, b) => order[a.role] - order[b.role]);
   $("stage").replaceChildren(...stage.map(personTile));
@@ -124,6 +135,7 @@ function render() {
     hand.textContent = state.me?.hand_raised ? "✋ Withdraw request" : "✋ Request to speak";
   }
   $("mic").hidden = !(state.listening && state.me && state.me.role !== "listener");
+  if (focused) document.querySelector(`details[data-for="${CSS.escape(openMenu)}"] summary`)?.focus();
 }
 
 function feed(text) {

@@ -115,8 +115,13 @@ def test_a_whole_show(stack, browser):
     fan.click("#hand")
     host.wait_for_selector("#hands >> text=fan", timeout=10000)
     shoot(host, "room-host")
+    listening = int(watcher.text_content("#listener-count"))
     host.click("#hands button:has-text('Accept')")
     fan.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
+    # The role change carries the new count: one fewer listening, on every page.
+    watcher.wait_for_function(
+        f"document.getElementById('listener-count').textContent.trim() === '{listening - 1}'", timeout=5000
+    )
     assert wait_for(lambda: audio_level(listener) > SOUND, timeout=20), "the new speaker was not heard"
     shoot(listener, "room-listener")
     shoot(fan, "room-speaker")
@@ -124,7 +129,12 @@ def test_a_whole_show(stack, browser):
     # The host mutes the fan (silence for the listener), then removes them.
     fan_tile = host.locator("#stage .person", has_text="fan")
     fan_tile.locator("summary").click()
-    fan_tile.locator("button:has-text('Mute')").click()
+    # Someone joins while the host's menu is open: the room re-renders and the menu stays open.
+    lines = host.locator("#feed li").count()
+    browser.new_context(**context).new_page().goto(f"{stack.base}/s/{space.code}/")
+    host.wait_for_function(f"document.querySelectorAll('#feed li').length > {lines}", timeout=10000)
+    fan_tile.locator("button:has-text('Mute')").click(timeout=3000)
+    assert host.locator("#stage details[open]").count() == 0, "the menu closes once an action is chosen"
     assert wait_for(lambda: audio_level(listener) < SILENCE, timeout=5)
     watcher.wait_for_selector("#stage .person:has-text('fan') .mic-off", timeout=5000)
     host.once("dialog", lambda dialog: dialog.accept())
