@@ -138,15 +138,28 @@ class _Publisher:
     def __init__(self):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._pid = None
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="spaces-events", daemon=True).start()
+                self._thread = threading.Thread(target=loop.run_forever, name="spaces-events", daemon=True)
+                self._thread.start()
                 self._loop, self._pid = loop, os.getpid()
             return self._loop
+
+    def close(self) -> None:
+        """Stop the loop and close its connections; the next event starts a new one."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+            if loop is None or self._pid != os.getpid():
+                return
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(timeout=self.TIMEOUT)
+            # channels-redis closes each layer's connections of a loop when the loop closes.
+            loop.close()
 
     def run(self, coroutine):
         """Run ``coroutine`` on the publishing loop and wait for its result."""
@@ -154,6 +167,12 @@ class _Publisher:
 
 
 _publisher = _Publisher()
+
+
+def close_publisher() -> None:
+    """Close this process's publishing loop and its Redis connections (it starts again on the
+    next event). For code that swaps channel layers, such as the tests; a server never needs it."""
+    _publisher.close()
 
 
 # Big rooms: joins and leaves are folded into one ``participant.batch`` frame a second.

@@ -4,7 +4,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from rooms import services
+from rooms import events, services
 from scheduling import services as scheduling  # noqa: F401  (imported for fixtures' users)
 
 from .factories import UserFactory
@@ -60,6 +60,7 @@ def isolated_channel_layer(settings):
 
     channel_layers.backends.clear()
     yield
+    events.close_publisher()
     channel_layers.backends.clear()
 
 
