@@ -117,7 +117,7 @@ def main():
         except requests.RequestException:
             time.sleep(0.2)
     host = get_user_model().objects.create_user("bench_host", password="correct horse battery")
-    space = services.space_start_now(host=host, title="Latency")
+    space = services.space_create(host=host, title="Latency")
     janus_pid = int(subprocess.run(["pgrep", "-f", f"janus -C {env['JANUS_CONFIG_DIR']}"], capture_output=True, text=True).stdout.split()[0])
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     latencies, curve = [], []

@@ -1,3 +1,4 @@
+from rooms.identity import Visitor
 """Fan-out: how long until every websocket in a Space has a speaker toggle, against a baseline.
 
 For each N: N websocket clients join one live Space on real daphne processes (the project's ASGI
@@ -362,8 +363,8 @@ def run_layer(layer: str, args, env: dict) -> list[dict]:
             stamp = time.time_ns()
             host = get_user_model().objects.create_user(f"host-{stamp}")
             speaker_user = get_user_model().objects.create_user(f"speaker-{stamp}")
-            space = services.space_start_now(host=host, title=f"Fan-out to {n}")
-            speaker = services.space_join(space=space, user=speaker_user)
+            space = services.space_create(host=host, title=f"Fan-out to {n}")
+            speaker = services.space_join(space=space, visitor=Visitor.of(speaker_user))
             urls = [f"ws://127.0.0.1:{daphnes.port}/ws/spaces/{space.code}/"]
 
             rss_before, commits_before = daphnes.rss(), pg_commits()

@@ -66,7 +66,7 @@ def main():
     for i in range(args.spaces):
         host = User.objects.create_user(f"host{i}")
         # All due within the same minute: spread over 20 seconds.
-        scheduling.space_schedule(
+        services.space_create(
             host=host, title=f"Show {i}", scheduled_for=first_due + timedelta(seconds=20 * i / args.spaces)
         )
     logs = open(ROOT / "var" / "bench-start-lateness.log", "w") if (ROOT / "var").is_dir() else subprocess.DEVNULL

@@ -6,8 +6,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.utils.html import format_html
 
-from scheduling import services as scheduling
-
 from . import services
 from .errors import SpaceError
 from .models import Participant, Space
@@ -76,22 +74,18 @@ class SpaceAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if not change:
-            if data.get("scheduled_for"):
-                space = scheduling.space_schedule(
-                    host=data["host"], title=data["title"], description=data.get("description", ""),
-                    scheduled_for=data["scheduled_for"], record=data.get("record", False),
-                )
-            else:
-                space = services.space_start_now(
-                    host=data["host"], title=data["title"], description=data.get("description", ""),
-                    record=data.get("record", False),
-                )
+            space = services.space_create(
+                host=data["host"], title=data["title"], description=data.get("description", ""),
+                scheduled_for=data.get("scheduled_for") or None, record=data.get("record", False),
+            )
             obj.pk = space.pk
             return
         space = Space.objects.get(pk=obj.pk)
-        services.space_update(space=space, actor=request.user, title=data["title"], description=data.get("description", ""))
-        if "scheduled_for" in form.changed_data and data.get("scheduled_for"):
-            scheduling.space_reschedule(space=space, actor=request.user, scheduled_for=data["scheduled_for"])
+        rescheduled = "scheduled_for" in form.changed_data and data.get("scheduled_for")
+        services.space_update(
+            space=space, actor=request.user, title=data["title"], description=data.get("description", ""),
+            scheduled_for=data["scheduled_for"] if rescheduled else None,
+        )
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
@@ -126,7 +120,7 @@ class SpaceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected scheduled Spaces")
     def cancel_spaces(self, request, queryset):
-        self._apply(request, queryset, scheduling.space_cancel, "cancelled")
+        self._apply(request, queryset, services.space_cancel, "cancelled")
 
 
 @admin.register(Participant)

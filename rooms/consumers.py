@@ -18,10 +18,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
-from . import presence, relay, selectors, services
+from . import presence, relay, selectors, services, snapshot
 from .errors import NotFound, NotLive, Removed, SpaceError
-from .events import STAFF
-from .identity import anonymous_identity
+from .identity import visitor_for_scope
+from .publisher import STAFF
 from .models import Participant, Space
 
 logger = logging.getLogger(__name__)
@@ -85,27 +85,15 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     def _arrive(self) -> Participant | None:
         """Join the live Space: being connected is being present. None while only watching."""
-        user = self.scope.get("user")
-        signed_in = user is not None and user.is_authenticated
-        if signed_in:
-            identity = {"user": user, "quiet": parse_qs(self.scope.get("query_string", b"").decode()).get("quiet") == ["1"]}
-        else:
-            session = self.scope.get("session")
-            if session is not None and session.session_key:
-                anon_id, label = anonymous_identity(session)
-                if session.modified:
-                    session.save()
-            else:
-                # No session (a script, or cookies off): a listener for this connection only.
-                anon_id, label = anonymous_identity({})
-            identity = {"anon_id": anon_id, "anon_label": label}
-        existing = selectors.participant_for(space=self.space, user=user, anon_id=identity.get("anon_id", ""))
+        visitor = visitor_for_scope(self.scope)
+        quiet = visitor.signed_in and parse_qs(self.scope.get("query_string", b"").decode()).get("quiet") == ["1"]
+        existing = selectors.participant_for(space=self.space, visitor=visitor)
         if existing is not None and not existing.blocked:
             # Counted before joining: a presence sweep that runs meanwhile sees this socket and
             # does not make them leave just as they come back.
             presence.connection_open(self.space.pk, existing.pk, self.connection_id)
         try:
-            participant = services.space_join(space=self.space, **identity)
+            participant = services.space_join(space=self.space, visitor=visitor, quiet=quiet)
         except NotLive:
             return None
         if existing is None or existing.pk != participant.pk:
@@ -115,7 +103,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     def _read_snapshot(self, arrive: bool) -> dict:
         if arrive:
             self.participant = self._arrive()
-        return selectors.space_snapshot(space_id=self.space.pk, viewer=self.participant)
+        return snapshot.space_snapshot(space_id=self.space.pk, viewer=self.participant)
 
     async def send_snapshot(self, *, arrive: bool = False) -> None:
         """Send the whole visible state at its seq, then the frames that came meanwhile."""

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.html import format_html
 
 from .errors import SpaceError
+from .limits import DESCRIPTION_MAX, SCHEDULE_AHEAD_MAX, TITLE_MAX
 
 # Which form field a service error belongs next to.
 ERROR_FIELDS = {
@@ -60,14 +61,17 @@ def scheduled_for_field():
     return forms.CharField(
         label="Starts at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
-        help_text="In your time zone. At most 14 days ahead.",
+        help_text=f"In your time zone. At most {SCHEDULE_AHEAD_MAX.days} days ahead.",
     )
 
 
 class StartForm(ServiceErrorsMixin, forms.Form):
-    title = forms.CharField(max_length=70, help_text="Up to 70 characters.")
+    title = forms.CharField(max_length=TITLE_MAX, help_text=f"Up to {TITLE_MAX} characters.")
     description = forms.CharField(
-        max_length=280, required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Optional, up to 280 characters."
+        max_length=DESCRIPTION_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=f"Optional, up to {DESCRIPTION_MAX} characters."
     )
     record = forms.BooleanField(required=False, label="Record this Space for a replay")
 

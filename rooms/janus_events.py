@@ -13,7 +13,8 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import events, media
+from . import events
+from .services import media as media_sync
 from .models import Participant, Space
 
 logger = logging.getLogger(__name__)
@@ -56,10 +57,11 @@ def handle_plugin_event(data: dict) -> None:
     space_id = Space.objects.filter(media_room_id=room_id, state=Space.State.LIVE).values_list("pk", flat=True).first()
     if space_id is None:
         return
-    participant = Participant.objects.filter(pk=participant_id, space_id=space_id).values("uid", "muted").first()
+    participant = Participant.objects.select_related("space").filter(pk=participant_id, space_id=space_id).first()
     if participant is None:
         return
     if kind in ("talking", "stopped-talking"):
-        events.publish_now(space_id, "speaking", {"participant": participant["uid"], "talking": kind == "talking"})
-    elif kind == "joined" and participant["muted"]:
-        media.safely(media.speaker_mute, room_id=room_id, participant_id=participant_id, muted=True)
+        events.publish_now(space_id, events.speaking(participant.uid, talking=kind == "talking"))
+    elif kind == "joined" and participant.muted:
+        # Queued, not called here: this request must not wait on the media server.
+        media_sync.speaker_mute_on_commit(participant.space, participant)

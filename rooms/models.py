@@ -8,10 +8,13 @@ co-host limits) live in ``rooms.services``.
 import secrets
 from datetime import timedelta
 
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+
+from .limits import DESCRIPTION_MAX, SCHEDULE_AHEAD_MAX, TITLE_MAX
 
 
 def new_share_code() -> str:
@@ -39,8 +42,8 @@ class Space(models.Model):
     host = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hosted_spaces"
     )
-    title = models.CharField(max_length=70)
-    description = models.CharField(max_length=280, blank=True)
+    title = models.CharField(max_length=TITLE_MAX)
+    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, db_index=True)
     record = models.BooleanField(default=False, help_text="Record the mix for a replay.")
 
@@ -88,10 +91,10 @@ class Space(models.Model):
                 | (
                     Q(scheduled_on__isnull=False)
                     & Q(scheduled_for__gt=F("scheduled_on"))
-                    & Q(scheduled_for__lte=F("scheduled_on") + timedelta(days=14))
+                    & Q(scheduled_for__lte=F("scheduled_on") + SCHEDULE_AHEAD_MAX)
                 ),
                 name="scheduled_within_14_days",
-                violation_error_message="A Space is scheduled in the future, at most 14 days ahead.",
+                violation_error_message=f"A Space is scheduled in the future, at most {SCHEDULE_AHEAD_MAX.days} days ahead.",
             ),
             models.CheckConstraint(
                 condition=~Q(state="scheduled") | Q(scheduled_for__isnull=False),
@@ -123,6 +126,19 @@ class Space(models.Model):
         if self.started_at and self.ended_at:
             return self.ended_at - self.started_at
         return None
+
+
+class ParticipantQuerySet(models.QuerySet):
+    def present(self):
+        return self.filter(left_at__isnull=True, removed_at__isnull=True)
+
+    def named(self):
+        """People who may be named to others: everyone but quiet listeners."""
+        return self.filter(quiet=False)
+
+    def on_stage(self):
+        """Host, co-hosts and speakers, present or briefly away: they keep their seat."""
+        return self.filter(role__in=Participant.SPEAKING_ROLES, removed_at__isnull=True)
 
 
 class Participant(models.Model):
@@ -162,6 +178,8 @@ class Participant(models.Model):
     blocked = models.BooleanField(default=False)
     # Secret this person presents to the media server's AudioBridge while a speaker.
     media_token = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = ParticipantQuerySet.as_manager()
 
     class Meta:
         ordering = ["joined_at", "id"]

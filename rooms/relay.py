@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from . import presence, services
-from .events import EVERYONE, space_group
+from .publisher import EVERYONE, space_group
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,9 @@ import re
 
 from django.db.models import Count, Q, QuerySet
 
+from . import media
 from .errors import NotFound
+from .identity import Visitor
 from .models import Participant, Space
 
 Role = Participant.Role
@@ -51,26 +53,29 @@ def participant_get(*, space: Space, uid: str) -> Participant:
         raise NotFound("There is no such participant in this Space.", code="participant_not_found")
 
 
-def participant_for(*, space: Space, user=None, anon_id: str = "") -> Participant | None:
-    """The participant record of a signed-in user, or of a signed-out session's listener id."""
-    if user is not None and user.is_authenticated:
-        return space.participants.filter(user=user).first()
-    if anon_id:
-        return space.participants.filter(user__isnull=True, anon_id=anon_id).first()
+def participant_for(*, space: Space, visitor: Visitor) -> Participant | None:
+    """The visitor's participant record in this Space, if they have one."""
+    if visitor.signed_in:
+        return space.participants.filter(user=visitor.user).first()
+    if visitor.anon_id:
+        return space.participants.filter(user__isnull=True, anon_id=visitor.anon_id).first()
     return None
 
 
 def participants_present(*, space: Space) -> QuerySet[Participant]:
-    return space.participants.filter(left_at__isnull=True, removed_at__isnull=True).select_related(
-        "user"
-    )
+    return space.participants.present().select_related("user")
+
+
+def participants_shown(*, space: Space) -> list[Participant]:
+    """Who is here, as anyone may see it: present and not listening quietly, by role then arrival."""
+    order = {role: i for i, role in enumerate(Participant.Role.values)}
+    people = participants_present(space=space).named()
+    return sorted(people, key=lambda p: (order[p.role], p.joined_at, p.pk))
 
 
 def stage(*, space: Space) -> QuerySet[Participant]:
     """Host, co-hosts and speakers, present or briefly away: they keep their seat."""
-    return space.participants.filter(
-        role__in=Participant.SPEAKING_ROLES, removed_at__isnull=True
-    ).select_related("user")
+    return space.participants.on_stage().select_related("user")
 
 
 def listener_count(*, space: Space) -> int:
@@ -91,65 +96,9 @@ def hands_raised(*, space: Space) -> QuerySet[Participant]:
     )
 
 
-def participant_as_dict(participant: Participant) -> dict:
-    """How a participant is shown to others. Quiet listeners are never passed here."""
-    return {
-        "id": participant.uid,
-        "name": participant.display_name,
-        "role": participant.role,
-        "muted": participant.muted,
-        "signed_in": participant.user_id is not None,
-        "present": participant.is_present,
-        "hand_raised": participant.hand_raised_at is not None,
-    }
-
-
-def space_as_dict(space: Space) -> dict:
-    return {
-        "code": space.code,
-        "title": space.title,
-        "description": space.description,
-        "state": space.state,
-        "host": {"username": space.host.username},
-        "scheduled_for": space.scheduled_for,
-        "started_at": space.started_at,
-        "ended_at": space.ended_at,
-        "record": space.record,
-        "share_url": space.share_url,
-    }
-
-
-SNAPSHOT_LISTENERS = 100
-
-
-def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
-    """The whole visible state of a Space for one viewer, with the ``seq`` it reflects.
-
-    The seq is read first: an event that commits while the rest is read is then both in the
-    state and delivered again as the next delta, and deltas are idempotent, so nothing is lost.
-    """
-    space = Space.objects.select_related("host").get(pk=space_id)
-    seq = space.event_seq
-    present = participants_present(space=space)
-    listeners = present.filter(role=Role.LISTENER, quiet=False).order_by("-joined_at")[:SNAPSHOT_LISTENERS]
-    if viewer is not None:
-        viewer = Participant.objects.filter(pk=viewer.pk).first()
-    data = {
-        "space": space_as_dict(space),
-        "stage": [participant_as_dict(p) for p in stage(space=space)] if space.is_live else [],
-        "listeners": [participant_as_dict(p) for p in listeners] if space.is_live else [],
-        "listener_count": listener_count(space=space) if space.is_live else 0,
-        "me": participant_as_dict(viewer) | {"quiet": viewer.quiet} if viewer else None,
-    }
-    if viewer is not None and viewer.is_staff_role and viewer.removed_at is None:
-        data["hands"] = [participant_as_dict(p) for p in hands_raised(space=space)]
-    return {"type": "snapshot", "seq": seq, "data": data}
-
-
 def media_credentials(*, space: Space, participant: Participant) -> dict | None:
-    """Media credentials for someone present in a live Space with a media room; else None."""
-    from . import media
-
+    """Media credentials for someone present in a live Space with a media room; else None.
+    Signed here, without a call to the media server."""
     if space.state != Space.State.LIVE or not space.media_room_id or not participant.is_present:
         return None
-    return media.credentials(room_id=space.media_room_id, participant=participant)
+    return media.media_server().credentials(room_id=space.media_room_id, participant=participant)

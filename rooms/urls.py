@@ -5,7 +5,6 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
-    path("dashboard/notifications/read/", views.notifications_read, name="notifications-read"),
     path(
         "dashboard/spaces/<str:code>/<str:action>/",
         views.space_action,

@@ -10,18 +10,15 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from scheduling import selectors as scheduling_selectors
-from scheduling import services as scheduling
-
 from . import selectors, services
 from .errors import NotFound, SpaceError
 from .forms import RescheduleForm, ScheduleForm, StartForm
-from .identity import anonymous_identity
+from .identity import visitor_for_request
+from .limits import SCHEDULE_AHEAD_MAX
 from .models import Space
 
 
@@ -43,12 +40,12 @@ def dashboard(request):
     if request.method == "POST":
         if "start" in request.POST:
             start_form = StartForm(request.POST, prefix="start")
-            space = _create(start_form, lambda d: services.space_start_now(
+            space = _create(start_form, lambda d: services.space_create(
                 host=request.user, title=d["title"], description=d["description"], record=d["record"]
             ))
         else:
             schedule_form = ScheduleForm(request.POST, prefix="schedule")
-            space = _create(schedule_form, lambda d: scheduling.space_schedule(
+            space = _create(schedule_form, lambda d: services.space_create(
                 host=request.user, title=d["title"], description=d["description"],
                 scheduled_for=d["scheduled_for"], record=d["record"],
             ))
@@ -65,8 +62,8 @@ def dashboard(request):
             "live": mine.filter(state=Space.State.LIVE),
             "scheduled": mine.filter(state=Space.State.SCHEDULED).order_by("scheduled_for"),
             "past": mine.exclude(state__in=[Space.State.LIVE, Space.State.SCHEDULED]).order_by("-created_at")[:30],
-            "notifications": scheduling_selectors.notifications_for(user=request.user)[:20],
             "reschedule_form": RescheduleForm(prefix="reschedule"),
+            "schedule_ahead_days": SCHEDULE_AHEAD_MAX.days,
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -94,14 +91,14 @@ def space_action(request, code, action):
             services.space_end(space=space, actor=request.user)
             messages.success(request, f"“{space.title}” has ended.")
         elif action == "cancel":
-            scheduling.space_cancel(space=space, actor=request.user)
+            services.space_cancel(space=space, actor=request.user)
             messages.success(request, f"“{space.title}” is cancelled.")
         elif action == "reschedule":
             form = RescheduleForm(request.POST, prefix="reschedule")
             if not form.is_valid():
                 messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
                 return redirect("dashboard")
-            scheduling.space_reschedule(space=space, actor=request.user, scheduled_for=form.cleaned_data["scheduled_for"])
+            services.space_reschedule(space=space, actor=request.user, scheduled_for=form.cleaned_data["scheduled_for"])
             messages.success(request, f"“{space.title}” is rescheduled.")
         else:
             raise Http404("No such action")
@@ -110,25 +107,10 @@ def space_action(request, code, action):
     return redirect("dashboard")
 
 
-@login_required
-@require_POST
-def notifications_read(request):
-    scheduling.notifications_mark_all_read(user=request.user)
-    target = request.POST.get("next") or reverse("dashboard")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("dashboard")
-    return redirect(target)
-
-
 def share(request, code):
     space = _space_or_404(code)
-    me = None
-    if request.user.is_authenticated:
-        me = selectors.participant_for(space=space, user=request.user)
-    else:
-        # Give signed-out visitors their listener label now, so the websocket knows them.
-        anon_id, _ = anonymous_identity(request.session)
-        me = selectors.participant_for(space=space, anon_id=anon_id)
+    # Signed-out visitors get their listener label now, so the websocket knows them.
+    me = selectors.participant_for(space=space, visitor=visitor_for_request(request, create=True))
     if me is not None and me.blocked:
         return render(request, "rooms/removed.html", {"space": space}, status=403)
     reminded = (

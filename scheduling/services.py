@@ -1,42 +1,24 @@
-"""Scheduling rules: schedule, reschedule and cancel a Space, and set reminders on it.
+"""Reminders and notifications: the calendar's side of a Space.
 
-One scheduled Space per host and the 14-day window hold in the database too (see
-``rooms.models.Space``); these functions turn them into errors a person can act on.
+``rooms`` owns a Space's life; this app reacts to it through the hooks in ``rooms.signals``
+(``scheduling.receivers``): people who asked are reminded when a Space goes live, and hosts are
+told when the clock started, missed or ended their Space. Notifications reach people in the app
+and by email, each exactly once.
 """
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.formats import date_format
 
-from rooms import events
-from rooms.errors import (
-    InPast,
-    InvalidTransition,
-    NaiveDatetime,
-    NotFound,
-    NotPermitted,
-    OneLiveSpace,
-    OneScheduledSpace,
-    TooFarAhead,
-)
-from rooms.models import Participant, Space
-from rooms.selectors import space_as_dict
-from rooms.services import (
-    clean_description,
-    clean_title,
-    lock_space,
-    require_host_or_staff,
-    space_end,
-    space_go_live,
-)
+from rooms.errors import InvalidTransition, NotFound, NotPermitted
+from rooms.models import Space
+from rooms.services import lock_space
+from spaces.celery import queue as celery_queue
 
 from .models import Notification, Reminder
 
@@ -51,104 +33,6 @@ REMINDER_BATCH = 500
 PENDING_AFTER = timedelta(minutes=1)
 PENDING_WITHIN = timedelta(hours=1)
 PENDING_EMAIL_WITHIN = timedelta(days=1)
-
-
-def check_schedule_time(scheduled_for, *, now: datetime) -> datetime:
-    """The time, in UTC, if it lies in the future and within the window from ``now``."""
-    if not isinstance(scheduled_for, datetime):
-        raise NaiveDatetime("Give the start time as an ISO-8601 date and time with a UTC offset.")
-    if timezone.is_naive(scheduled_for):
-        raise NaiveDatetime(
-            "Give the start time with a UTC offset, e.g. 2026-12-01T18:00:00+01:00, "
-            "so it means the same moment everywhere."
-        )
-    scheduled_for = scheduled_for.astimezone(UTC)
-    if scheduled_for <= now:
-        raise InPast("The start time is in the past; pick a time in the future.")
-    latest = now + settings.SPACES_MAX_SCHEDULE_AHEAD
-    if scheduled_for > latest:
-        days = settings.SPACES_MAX_SCHEDULE_AHEAD.days
-        raise TooFarAhead(
-            f"A Space can be scheduled at most {days} days ahead: the latest you can pick now is "
-            f"{date_format(latest, 'DATETIME_FORMAT')} UTC ({latest.isoformat()}).",
-            latest_allowed=latest.isoformat(),
-        )
-    return scheduled_for
-
-
-def space_schedule(
-    *,
-    host,
-    title: str,
-    scheduled_for: datetime,
-    description: str = "",
-    record: bool = False,
-) -> Space:
-    """Schedule a Space for ``host`` at ``scheduled_for`` (aware; stored in UTC).
-
-    Raises ``OneScheduledSpace`` naming the host's existing scheduled Space, ``InPast``,
-    ``TooFarAhead`` (with the latest allowed time) or ``NaiveDatetime``.
-    """
-    title, description = clean_title(title), clean_description(description)
-    now = timezone.now()
-    scheduled_for = check_schedule_time(scheduled_for, now=now)
-    with transaction.atomic():
-        existing = Space.objects.filter(host=host, state=State.SCHEDULED).first()
-        if existing:
-            raise _one_scheduled(existing)
-        try:
-            with transaction.atomic():
-                space = Space.objects.create(
-                    host=host,
-                    title=title,
-                    description=description,
-                    record=bool(record),
-                    state=State.SCHEDULED,
-                    scheduled_for=scheduled_for,
-                    scheduled_on=now,
-                )
-        except IntegrityError:
-            # Another request by the same host got there first.
-            raise _one_scheduled(Space.objects.filter(host=host, state=State.SCHEDULED).first())
-    return space
-
-
-def space_reschedule(*, space: Space, actor, scheduled_for: datetime) -> Space:
-    """Move a scheduled Space to a new time; the window is measured again from now.
-
-    Locks the Space. Publishes ``space.updated``.
-    """
-    now = timezone.now()
-    scheduled_for = check_schedule_time(scheduled_for, now=now)
-    with transaction.atomic():
-        space = lock_space(space)
-        require_host_or_staff(actor, space, "reschedule this Space")
-        if space.state != State.SCHEDULED:
-            raise InvalidTransition(
-                f"This Space is {space.get_state_display().lower()}; only a scheduled Space can be rescheduled."
-            )
-        if space.scheduled_for == scheduled_for:
-            return space
-        space.scheduled_for = scheduled_for
-        space.scheduled_on = now
-        space.save(update_fields=["scheduled_for", "scheduled_on", "updated_at"])
-        events.publish_on_commit(space, "space.updated", space_as_dict(space))
-    return space
-
-
-def space_cancel(*, space: Space, actor) -> Space:
-    """Cancel a scheduled Space. Host or staff. Locks the Space. Publishes ``space.cancelled``."""
-    with transaction.atomic():
-        space = lock_space(space)
-        require_host_or_staff(actor, space, "cancel this Space")
-        if space.state != State.SCHEDULED:
-            raise InvalidTransition(
-                f"This Space is {space.get_state_display().lower()}; only a scheduled Space can be cancelled."
-            )
-        space.state = State.CANCELLED
-        space.save(update_fields=["state", "updated_at"])
-        events.publish_on_commit(space, "space.cancelled", space_as_dict(space))
-    return space
 
 
 def reminder_set(*, space: Space, user) -> Reminder:
@@ -169,97 +53,7 @@ def reminder_remove(*, space: Space, user) -> None:
     Reminder.objects.filter(space=space, user=user, sent_at__isnull=True).delete()
 
 
-def _one_scheduled(existing: Space | None) -> OneScheduledSpace:
-    if existing is None:
-        return OneScheduledSpace("You already have a scheduled Space; cancel or start it first.")
-    when = date_format(existing.scheduled_for, "DATETIME_FORMAT")
-    return OneScheduledSpace(
-        f"You already have a scheduled Space, “{existing.title}” on {when} UTC ({existing.share_url}). "
-        "Cancel it or start it before scheduling another.",
-        space={"code": existing.code, "title": existing.title, "url": existing.share_url},
-    )
-
-
-# --- Starting on time ------------------------------------------------------------------------
-
-
-def spaces_due_sweep(*, now: datetime | None = None) -> dict:
-    """What the beat runs every ``SPACES_SWEEP_INTERVAL``: arm a start, with a short ETA, for each
-    Space due within the coming ``SPACES_ARM_AHEAD``; start any that are overdue by at most
-    ``SPACES_START_LATE_LIMIT``; mark older ones missed.
-
-    Spaces are never parked as long-ETA tasks (the broker would redeliver them past its visibility
-    timeout): every start is armed at most a minute ahead, and ``space_start_scheduled`` is
-    idempotent, so a second arming, a reschedule or a cancellation in between is harmless. One
-    Space failing does not hold up the others; it is logged and the next sweep tries again.
-    """
-    from . import tasks
-
-    now = now or timezone.now()
-    due = Space.objects.filter(
-        state=State.SCHEDULED, scheduled_for__lte=now + settings.SPACES_ARM_AHEAD
-    ).order_by("scheduled_for").values_list("pk", "scheduled_for")
-    report = {"armed": 0, "started": 0, "missed": 0}
-    for space_id, scheduled_for in due:
-        try:
-            if scheduled_for > now:
-                tasks.start_space_task.apply_async((space_id, scheduled_for.isoformat()), eta=scheduled_for)
-                report["armed"] += 1
-            elif now - scheduled_for <= settings.SPACES_START_LATE_LIMIT:
-                report["started"] += space_start_scheduled(space_id=space_id, armed_for=scheduled_for) is not None
-            else:
-                report["missed"] += space_mark_missed(space_id=space_id, now=now) is not None
-        except Exception:
-            logger.exception("Sweep could not handle scheduled Space %s; the next sweep tries again", space_id)
-    return report
-
-
-def space_start_scheduled(*, space_id: int, armed_for: datetime) -> Space | None:
-    """Start a scheduled Space for the time it was armed with; a no-op (``None``) if it already
-    started, was cancelled, rescheduled or deleted (``rooms.services.space_go_live`` decides under
-    the Space's lock). Reminders and the host's notice follow from ``space_go_live``.
-    """
-    try:
-        return space_go_live(space=space_id, expected_scheduled_for=armed_for)
-    except Space.DoesNotExist:
-        return None
-    except OneLiveSpace:
-        # The host is live in another Space right now: this one waits; past the late limit it is missed.
-        return None
-
-
-def space_mark_missed(*, space_id: int, now: datetime | None = None) -> Space | None:
-    """A scheduled Space whose start was missed by more than the late limit (workers were down):
-    mark it missed so nothing stays scheduled in the past, and tell the host. Locks the Space.
-    Publishes ``space.missed``; a Space that is not (or no longer) overdue is left alone."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        space = lock_space(space_id)
-        if space.state != State.SCHEDULED or now - space.scheduled_for <= settings.SPACES_START_LATE_LIMIT:
-            return None
-        space.state = State.MISSED
-        space.save(update_fields=["state", "updated_at"])
-        events.publish_on_commit(space, "space.missed", space_as_dict(space))
-        notification_add(
-            user=space.host,
-            space=space,
-            kind=Notification.Kind.SPACE_MISSED,
-            message=f"“{space.title}” could not start on time and was marked missed. "
-            "Schedule it again when you are ready.",
-        )
-    return space
-
-
 # --- Reminders and notices -------------------------------------------------------------------
-
-
-def space_started_notify_on_commit(space: Space) -> None:
-    """Called by ``rooms.services.space_go_live`` inside its transaction: once the start commits,
-    a task tells the people with reminders, and the host if the schedule started it."""
-    from . import tasks
-
-    space_id = space.pk
-    transaction.on_commit(lambda: tasks.notify_space_started_task.delay(space_id))
 
 
 def space_started_notify(*, space_id: int) -> int:
@@ -338,10 +132,13 @@ def notifications_add(*, user_ids: list[int], space: Space, kind: str, message: 
 
 
 def _email_on_commit(notification_ids: list[int]) -> None:
-    from . import tasks
-
     if notification_ids:
-        transaction.on_commit(lambda: [tasks.email_notification_task.delay(pk) for pk in notification_ids])
+        transaction.on_commit(lambda: [queue("email_notification_task", pk) for pk in notification_ids])
+
+
+def queue(task: str, *args) -> None:
+    """Queue ``scheduling.tasks.<task>`` (by name: the tasks import the services)."""
+    celery_queue(f"scheduling.tasks.{task}", *args)
 
 
 def notification_email_send(*, notification_id: int) -> bool:
@@ -381,8 +178,6 @@ def notifications_deliver_pending(*, now: datetime | None = None) -> dict:
     that moment): reminders still unsent on Spaces live for more than a minute, and emails still
     unsent for notifications older than a minute (up to a day old). Both steps are idempotent, so
     catching up on something that was merely slow is harmless. The beat runs this every minute."""
-    from . import tasks
-
     now = now or timezone.now()
     settled = now - PENDING_AFTER
     unsent_reminders = Reminder.objects.filter(space=OuterRef("pk"), sent_at__isnull=True)
@@ -395,7 +190,7 @@ def notifications_deliver_pending(*, now: datetime | None = None) -> dict:
         .values_list("pk", flat=True)
     )
     for space_id in spaces:
-        tasks.notify_space_started_task.delay(space_id)
+        queue("notify_space_started_task", space_id)
     emails = list(
         Notification.objects.filter(
             emailed_at__isnull=True, created_at__lt=settled, created_at__gte=now - PENDING_EMAIL_WITHIN
@@ -404,76 +199,8 @@ def notifications_deliver_pending(*, now: datetime | None = None) -> dict:
         .values_list("pk", flat=True)
     )
     for notification_id in emails:
-        tasks.email_notification_task.delay(notification_id)
+        queue("email_notification_task", notification_id)
     return {"spaces": len(spaces), "emails": len(emails)}
-
-
-# --- Ending abandoned Spaces ------------------------------------------------------------------
-
-
-def spaces_abandoned_end(*, now: datetime | None = None) -> list[Space]:
-    """End live Spaces nobody is running any more (the beat runs this every minute).
-
-    A Space ends when its host and co-hosts have all been away longer than ``SPACES_HOST_GRACE``;
-    a Space the schedule started ends if its host never came within ``SPACES_HOST_NEVER_CAME``.
-    One query finds the candidates; each is checked again under its lock before it ends.
-    """
-    now = now or timezone.now()
-    staff = Participant.objects.filter(space=OuterRef("pk"), role__in=Participant.STAFF_ROLES, removed_at__isnull=True)
-    shortest = min(settings.SPACES_HOST_GRACE, settings.SPACES_HOST_NEVER_CAME)
-    candidates = (
-        Space.objects.filter(state=State.LIVE)
-        .annotate(
-            staff_present=Exists(staff.filter(left_at__isnull=True)),
-            staff_away_since=Coalesce(
-                Subquery(staff.order_by(F("left_at").desc(nulls_last=True)).values("left_at")[:1]), F("started_at")
-            ),
-        )
-        .filter(staff_present=False, staff_away_since__lt=now - shortest)
-        .values_list("pk", flat=True)
-    )
-    ended = []
-    for space_id in candidates:
-        space = space_end_if_abandoned(space_id=space_id, now=now)
-        if space is not None:
-            ended.append(space)
-    return ended
-
-
-def space_end_if_abandoned(*, space_id: int, now: datetime | None = None) -> Space | None:
-    """End one live Space if its host and co-hosts are still all away past their limit, checked
-    under the Space's lock (a host joining takes the same lock, so a host who just came back is
-    seen). Presence is ``Participant.left_at``, null while present; a host seated by the schedule
-    is away since the start (``left_at == started_at``) until they first connect, which is how
-    "never came" is told apart from "came and left". Publishes ``space.ended`` with the reason
-    (``abandoned`` or ``host_never_came``) and tells the host."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        space = lock_space(space_id)
-        if space.state != State.LIVE:
-            return None
-        away = list(
-            space.participants.filter(role__in=Participant.STAFF_ROLES, removed_at__isnull=True).values_list(
-                "left_at", flat=True
-            )
-        )
-        if any(left_at is None for left_at in away):
-            return None
-        never_came = space.started_by == Space.StartedBy.SCHEDULE and all(t == space.started_at for t in away)
-        limit = settings.SPACES_HOST_NEVER_CAME if never_came else settings.SPACES_HOST_GRACE
-        if now - max(away, default=space.started_at) <= limit:
-            return None
-        space = space_end(space=space, actor=None, reason="host_never_came" if never_came else "abandoned")
-        minutes = round(limit.total_seconds() / 60)
-        notification_add(
-            user=space.host,
-            space=space,
-            kind=Notification.Kind.SPACE_ENDED,
-            message=f"“{space.title}” ended because its host did not come within {minutes} minutes of its start."
-            if never_came
-            else f"“{space.title}” ended because no host was in it for {minutes} minutes.",
-        )
-    return space
 
 
 # --- Notifications ---------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """REST API for a signed-in person's notifications: thin views over the scheduling services."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, permissions
+from rest_framework import generics, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from rooms.api.views import errors
+from rooms.api.schema import ApiSchema, errors
+from rooms.api.views import SpaceMixin
 from rooms.errors import InvalidInput
 
 from . import selectors, services
@@ -16,6 +16,7 @@ from .serializers import MarkedReadSerializer, NotificationSerializer
 class NotificationListView(generics.ListAPIView):
     """Your notifications, newest first; `?unread=true` for the unread ones only."""
 
+    schema = ApiSchema()
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = NotificationSerializer
 
@@ -28,7 +29,14 @@ class NotificationListView(generics.ListAPIView):
         return selectors.notifications_for(user=self.request.user)
 
     @extend_schema(
-        parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only unread notifications.")],
+        parameters=[
+            OpenApiParameter(
+                "unread",
+                # What get_queryset accepts, exactly: true/false in any case, 1/0, or empty.
+                {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])?$"},
+                description="`true` (or `1`): only unread notifications; `false`, `0` or empty: all.",
+            )
+        ],
         responses={200: NotificationSerializer(many=True), **errors(400, 401)},
     )
     def get(self, request, *args, **kwargs):
@@ -36,6 +44,7 @@ class NotificationListView(generics.ListAPIView):
 
 
 class NotificationReadView(APIView):
+    schema = ApiSchema()
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(
@@ -47,8 +56,29 @@ class NotificationReadView(APIView):
 
 
 class NotificationReadAllView(APIView):
+    schema = ApiSchema()
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(operation_id="notifications_read_all", request=None, responses={200: MarkedReadSerializer, **errors(401)})
     def post(self, request):
         return Response({"marked": services.notifications_mark_all_read(user=request.user)})
+
+
+class ReminderSerializer(serializers.Serializer):
+    reminder = serializers.BooleanField(read_only=True, help_text="Always true: you will be reminded.")
+
+
+class ReminderView(SpaceMixin, APIView):
+    """Be reminded (in the app and by email) when a scheduled Space goes live."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={201: ReminderSerializer, **errors(401, 404, 409)})
+    def post(self, request, code):
+        services.reminder_set(space=self.get_space(), user=request.user)
+        return Response({"reminder": True}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None, **errors(401, 404)})
+    def delete(self, request, code):
+        services.reminder_remove(space=self.get_space(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

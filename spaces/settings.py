@@ -11,6 +11,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from rooms import limits
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SPACES_VAR_DIR", BASE_DIR / "var"))
 
@@ -204,20 +206,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# ETAs are kept under a minute (see scheduling.services.spaces_due_sweep), far inside this.
+# ETAs are kept under a minute (see rooms.services.timekeeping), far inside this.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 SPACES_SWEEP_INTERVAL = float(os.environ.get("SPACES_SWEEP_INTERVAL", "30"))
 CELERY_BEAT_SCHEDULE = {
-    "start-due-spaces": {"task": "scheduling.tasks.sweep_due_spaces_task", "schedule": SPACES_SWEEP_INTERVAL},
-    "end-abandoned-spaces": {"task": "scheduling.tasks.end_abandoned_spaces_task", "schedule": 60.0},
+    "start-due-spaces": {"task": "rooms.tasks.sweep_due_spaces_task", "schedule": SPACES_SWEEP_INTERVAL},
+    "end-abandoned-spaces": {"task": "rooms.tasks.end_abandoned_spaces_task", "schedule": 60.0},
     # Reminders and emails whose task was lost between a commit and the broker are caught up.
     "deliver-pending-notifications": {
         "task": "scheduling.tasks.deliver_pending_notifications_task",
         "schedule": 60.0,
     },
-    "expire-presence": {"task": "scheduling.tasks.presence_sweep_task", "schedule": 15.0},
+    "expire-presence": {"task": "rooms.tasks.presence_sweep_task", "schedule": 15.0},
     # Rooms of live Spaces come back after a Janus restart within this interval.
     "reconcile-media": {"task": "rooms.tasks.media_reconcile_task", "schedule": 10.0},
     "expire-replays": {"task": "rooms.tasks.replays_expire_task", "schedule": 3600.0},
@@ -233,9 +235,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Spaces <spaces@localhost>")
 
 # Product rules.
-SPACES_MAX_SPEAKERS = int(os.environ.get("SPACES_MAX_SPEAKERS", "13"))
-SPACES_MAX_COHOSTS = int(os.environ.get("SPACES_MAX_COHOSTS", "2"))
-SPACES_MAX_SCHEDULE_AHEAD = timedelta(days=14)
+SPACES_MAX_SPEAKERS = int(os.environ.get("SPACES_MAX_SPEAKERS", str(limits.SPEAKERS_MAX)))
+SPACES_MAX_COHOSTS = int(os.environ.get("SPACES_MAX_COHOSTS", str(limits.COHOSTS_MAX)))
 # Above this many present, join/leave announcements are batched once a second.
 SPACES_BIG_ROOM = int(os.environ.get("SPACES_BIG_ROOM", "100"))
 SPACES_PRESENCE_GRACE = timedelta(seconds=float(os.environ.get("SPACES_PRESENCE_GRACE", "10")))
@@ -280,6 +281,8 @@ JANUS = {
     "ENABLED": env_bool("JANUS_ENABLED", True),
     "TIMEOUT": float(os.environ.get("JANUS_TIMEOUT", "5")),
 }
+# The media server the app drives (rooms.media): Janus, or the in-memory fake the tests use.
+SPACES_MEDIA_SERVER = os.environ.get("SPACES_MEDIA_SERVER", "rooms.media.janus.JanusMediaServer")
 
 # Security: strict when DEBUG is off; each can be relaxed by environment behind a TLS proxy.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

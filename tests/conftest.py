@@ -4,8 +4,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from rooms import events, services
-from scheduling import services as scheduling  # noqa: F401  (imported for fixtures' users)
+from rooms import publisher, services
 
 from .factories import UserFactory
 
@@ -40,9 +39,20 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def no_media_server(settings):
-    """Media calls are off unless a test starts its own Janus (tests/test_media.py)."""
-    settings.JANUS = {**settings.JANUS, "ENABLED": False}
+def media_server(settings):
+    """The in-memory media server, reset for each test; media tasks run at once, in the test's
+    thread (Celery's eager mode), so a test sees what a service made the media server do. Tests
+    with a real Janus and real workers (tests/e2e) set their own."""
+    from rooms.media.fake import FakeMediaServer
+    from spaces.celery import app
+
+    settings.SPACES_MEDIA_SERVER = "rooms.media.fake.FakeMediaServer"
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    FakeMediaServer.reset()
+    yield FakeMediaServer
+    FakeMediaServer.reset()
+    app.conf.task_always_eager = eager
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +70,7 @@ def isolated_channel_layer(settings):
 
     channel_layers.backends.clear()
     yield
-    events.close_publisher()
+    publisher.close_publisher()
     channel_layers.backends.clear()
 
 
@@ -92,4 +102,4 @@ def client_for():
 
 @pytest.fixture
 def live_space(host):
-    return services.space_start_now(host=host, title="Morning show")
+    return services.space_create(host=host, title="Morning show")

@@ -7,9 +7,9 @@ from html.parser import HTMLParser
 import pytest
 from django.utils import timezone
 
+from rooms.identity import Visitor
 from rooms import services
 from rooms.models import Space
-from scheduling import services as scheduling
 
 from .factories import UserFactory
 
@@ -47,8 +47,8 @@ def local_form_time(moment):
 
 
 def test_changelist_filters_and_searches(staff_client, host):
-    services.space_start_now(host=host, title="Jazz hour")
-    scheduling.space_schedule(host=host, title="Poetry", scheduled_for=timezone.now() + timedelta(days=1))
+    services.space_create(host=host, title="Jazz hour")
+    services.space_create(host=host, title="Poetry", scheduled_for=timezone.now() + timedelta(days=1))
     page = staff_client.get("/admin/rooms/space/", {"state__exact": "live"})
     assert page.status_code == 200
     assert b"Jazz hour" in page.content and b"Poetry" not in page.content
@@ -57,8 +57,8 @@ def test_changelist_filters_and_searches(staff_client, host):
 
 
 def test_change_page_shows_participants_and_share_link(staff_client, host):
-    space = services.space_start_now(host=host, title="Jazz hour")
-    services.space_join(space=space, user=UserFactory(username="fan"))
+    space = services.space_create(host=host, title="Jazz hour")
+    services.space_join(space=space, visitor=Visitor.of(UserFactory(username="fan")))
     page = staff_client.get(f"/admin/rooms/space/{space.pk}/change/")
     assert page.status_code == 200
     assert b"fan" in page.content
@@ -85,7 +85,7 @@ def test_staff_schedule_a_space_and_errors_show_as_messages(staff_client, host):
 
 
 def test_staff_edit_title_through_the_service(staff_client, host):
-    space = services.space_start_now(host=host, title="Old")
+    space = services.space_create(host=host, title="Old")
     response = submit(staff_client, f"/admin/rooms/space/{space.pk}/change/", title="New", description="d")
     assert response.status_code == 302
     space.refresh_from_db()
@@ -93,8 +93,8 @@ def test_staff_edit_title_through_the_service(staff_client, host):
 
 
 def test_actions_end_and_cancel(staff_client, host):
-    live = services.space_start_now(host=host, title="Live")
-    scheduled = scheduling.space_schedule(host=host, title="Soon", scheduled_for=timezone.now() + timedelta(days=1))
+    live = services.space_create(host=host, title="Live")
+    scheduled = services.space_create(host=host, title="Soon", scheduled_for=timezone.now() + timedelta(days=1))
     staff_client.post("/admin/rooms/space/", {"action": "end_spaces", "_selected_action": [live.pk]})
     staff_client.post("/admin/rooms/space/", {"action": "cancel_spaces", "_selected_action": [scheduled.pk]})
     live.refresh_from_db()
@@ -103,7 +103,7 @@ def test_actions_end_and_cancel(staff_client, host):
 
 
 def test_an_action_off_the_lifecycle_is_a_warning_not_an_error(staff_client, host):
-    live = services.space_start_now(host=host, title="Live")
+    live = services.space_create(host=host, title="Live")
     response = staff_client.post(
         "/admin/rooms/space/", {"action": "cancel_spaces", "_selected_action": [live.pk]}, follow=True
     )
@@ -114,7 +114,7 @@ def test_an_action_off_the_lifecycle_is_a_warning_not_an_error(staff_client, hos
 
 
 def test_participants_are_read_only_in_the_admin(staff_client, host):
-    space = services.space_start_now(host=host, title="Live")
+    space = services.space_create(host=host, title="Live")
     host_p = space.participants.get()
     assert staff_client.get("/admin/rooms/participant/").status_code == 200
     assert staff_client.get("/admin/rooms/participant/add/").status_code == 403

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from rooms.identity import Visitor
 from rooms import services
 from rooms.models import Participant, Space
 from scheduling import services as scheduling
@@ -48,15 +49,15 @@ class Room:
         self.users["staff"].is_staff = True
         self.users["staff"].save()
         host = self.users["host"]
-        self.live = services.space_start_now(host=host, title="Live show")
-        self.scheduled = scheduling.space_schedule(
+        self.live = services.space_create(host=host, title="Live show")
+        self.scheduled = services.space_create(
             host=host, title="Next show", scheduled_for=timezone.now() + timedelta(days=1)
         )
         for name in ("listener", "speaker", "cohost"):
-            services.space_join(space=self.live, user=self.users[name])
-        self.target = services.space_join(space=self.live, user=UserFactory(username="target"))
-        self.target_speaker = services.space_join(space=self.live, user=UserFactory(username="target_speaker"))
-        self.second_cohost = services.space_join(space=self.live, user=UserFactory(username="second"))
+            services.space_join(space=self.live, visitor=Visitor.of(self.users[name]))
+        self.target = services.space_join(space=self.live, visitor=Visitor.of(UserFactory(username="target")))
+        self.target_speaker = services.space_join(space=self.live, visitor=Visitor.of(UserFactory(username="target_speaker")))
+        self.second_cohost = services.space_join(space=self.live, visitor=Visitor.of(UserFactory(username="second")))
         for name, role in (("speaker", "speaker"), ("cohost", "cohost")):
             services.participant_set_role(
                 space=self.live, actor=host, participant=self.participant(name), role=role

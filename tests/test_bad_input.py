@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from rooms.identity import Visitor
 from rooms import services
 from rooms.models import Participant, Space
-from scheduling import services as scheduling
 
 from .factories import UserFactory
 
@@ -39,11 +39,11 @@ RAW_BODIES = {
 @pytest.fixture
 def room():
     host = UserFactory(username="host")
-    live = services.space_start_now(host=host, title="Live")
-    listener = services.space_join(space=live, user=UserFactory())
-    speaker = services.space_join(space=live, user=UserFactory())
+    live = services.space_create(host=host, title="Live")
+    listener = services.space_join(space=live, visitor=Visitor.of(UserFactory()))
+    speaker = services.space_join(space=live, visitor=Visitor.of(UserFactory()))
     services.participant_set_role(space=live, actor=host, participant=speaker, role="speaker")
-    scheduled = scheduling.space_schedule(host=host, title="Later", scheduled_for=timezone.now() + timedelta(days=1))
+    scheduled = services.space_create(host=host, title="Later", scheduled_for=timezone.now() + timedelta(days=1))
     client = APIClient()
     client.force_authenticate(host)
     return {"host": host, "live": live, "scheduled": scheduled, "listener": listener, "speaker": speaker, "client": client}
@@ -146,8 +146,8 @@ def test_unknown_participant_ids_are_404(room, suffix):
 
 def test_a_participant_of_another_space_is_not_found_here(room):
     other_host = UserFactory()
-    other = services.space_start_now(host=other_host, title="Elsewhere")
-    stranger = services.space_join(space=other, user=UserFactory())
+    other = services.space_create(host=other_host, title="Elsewhere")
+    stranger = services.space_join(space=other, visitor=Visitor.of(UserFactory()))
     url = f"/api/spaces/{room['live'].code}/participants/{stranger.uid}/"
     response = room["client"].patch(url, {"role": "speaker"}, format="json")
     assert response.status_code == 404

@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from rooms.models import Space
+from rooms import services
 from scheduling import services as scheduling
 from scheduling.models import Notification
 
@@ -89,7 +90,7 @@ def celery_env(tmp_path, transactional_db):
 
 def schedule_in(seconds: float, host=None) -> Space:
     host = host or UserFactory()
-    return scheduling.space_schedule(
+    return services.space_create(
         host=host, title="On time", scheduled_for=timezone.now() + timedelta(seconds=seconds)
     )
 
@@ -116,7 +117,7 @@ def test_a_rescheduled_space_starts_only_at_its_new_time(celery_env):
     celery_env.beat()
     assert wait_for(lambda: "sweep_due_spaces_task" in (Path(celery_env.mail.parent / "w1.log").read_text()), timeout=5)
     new_time = timezone.now() + timedelta(seconds=5)
-    scheduling.space_reschedule(space=space, actor=space.host, scheduled_for=new_time)
+    services.space_reschedule(space=space, actor=space.host, scheduled_for=new_time)
     assert not wait_for(lambda: state_of(space).state == "live", timeout=3.5)
     assert wait_for(lambda: state_of(space).state == "live", timeout=6)
     assert state_of(space).started_at >= new_time
@@ -127,7 +128,7 @@ def test_a_cancelled_space_never_starts(celery_env):
     space = schedule_in(3)
     celery_env.beat()
     assert wait_for(lambda: "sweep_due_spaces_task" in (Path(celery_env.mail.parent / "w1.log").read_text()), timeout=5)
-    scheduling.space_cancel(space=space, actor=space.host)
+    services.space_cancel(space=space, actor=space.host)
     assert not wait_for(lambda: state_of(space).state != "cancelled", timeout=4)
 
 

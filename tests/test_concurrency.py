@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from rooms.identity import Visitor
 from rooms import services
 from rooms.models import Participant, Space
 
@@ -54,8 +55,8 @@ def change_roles_in_parallel(live_server, *, listeners: int, role: str):
     """A live Space with ``listeners`` signed-in listeners; its host gives all of them ``role`` at
     the same moment through the API."""
     host = UserFactory()
-    space = services.space_start_now(host=host, title="Crowded stage")
-    people = [services.space_join(space=space, user=UserFactory()) for _ in range(listeners)]
+    space = services.space_create(host=host, title="Crowded stage")
+    people = [services.space_join(space=space, visitor=Visitor.of(UserFactory())) for _ in range(listeners)]
     auth = {"Authorization": f"Token {token_for(host)}"}
     url = f"{live_server.url}/api/spaces/{space.code}/participants/%s/"
     responses = in_parallel(

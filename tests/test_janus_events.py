@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from rooms import events, services
+from rooms import publisher, services
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +25,10 @@ def test_unknown_sources_are_refused(client, settings):
 
 
 def test_talking_becomes_a_speaking_frame(client, settings, host):
-    space = services.space_start_now(host=host, title="Talk")
+    space = services.space_create(host=host, title="Talk")
     speaker = space.participants.get()
     secret = settings.JANUS["EVENTS_SECRET"]
-    with events.capture() as frames:
+    with publisher.capture() as frames:
         response = client.post(
             "/media/janus-events/", talking(space.media_room_id, speaker.pk), content_type="application/json", **auth(secret)
         )
@@ -45,7 +45,7 @@ def test_talking_becomes_a_speaking_frame(client, settings, host):
 
 def test_events_for_unknown_rooms_or_garbage_are_ignored(client, settings):
     secret = settings.JANUS["EVENTS_SECRET"]
-    with events.capture() as frames:
+    with publisher.capture() as frames:
         assert client.post("/media/janus-events/", talking(999, 1), content_type="application/json", **auth(secret)).status_code == 204
         assert client.post("/media/janus-events/", [{"type": 64, "event": "x"}, 5], content_type="application/json", **auth(secret)).status_code == 204
         assert client.post("/media/janus-events/", "{nope", content_type="application/json", **auth(secret)).status_code == 400

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from rooms.identity import Visitor
 from rooms import services
 from rooms.models import Space
-from scheduling import services as scheduling
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +27,8 @@ def schedule(client, when: str, title="Weekly show", zone="Europe/Berlin"):
 
 
 def test_home_lists_live_and_upcoming(client, host):
-    services.space_start_now(host=host, title="On air")
-    scheduling.space_schedule(host=host, title="Coming up", scheduled_for=timezone.now() + timedelta(days=1))
+    services.space_create(host=host, title="On air")
+    services.space_create(host=host, title="Coming up", scheduled_for=timezone.now() + timedelta(days=1))
     page = client.get("/").content.decode()
     assert "On air" in page and "Coming up" in page
 
@@ -72,7 +72,7 @@ def test_start_now_goes_to_the_room(client, host):
 
 def test_dashboard_actions_call_the_services(client, host):
     client.force_login(host)
-    space = scheduling.space_schedule(host=host, title="Later", scheduled_for=timezone.now() + timedelta(days=1))
+    space = services.space_create(host=host, title="Later", scheduled_for=timezone.now() + timedelta(days=1))
     new_time = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
     client.post(
         f"/dashboard/spaces/{space.code}/reschedule/",
@@ -89,7 +89,7 @@ def test_dashboard_actions_call_the_services(client, host):
 
 
 def test_someone_elses_space_cannot_be_cancelled_from_the_dashboard(client, host, user):
-    space = scheduling.space_schedule(host=host, title="Theirs", scheduled_for=timezone.now() + timedelta(days=1))
+    space = services.space_create(host=host, title="Theirs", scheduled_for=timezone.now() + timedelta(days=1))
     client.force_login(user)
     response = client.post(f"/dashboard/spaces/{space.code}/cancel/", follow=True)
     assert "Only the host" in response.content.decode()
@@ -100,9 +100,9 @@ def test_someone_elses_space_cannot_be_cancelled_from_the_dashboard(client, host
 @pytest.mark.parametrize("state", ["scheduled", "live", "ended"])
 def test_share_page_renders_each_state_with_unfurl_tags(client, host, state):
     if state == "scheduled":
-        space = scheduling.space_schedule(host=host, title="Show", scheduled_for=timezone.now() + timedelta(days=1))
+        space = services.space_create(host=host, title="Show", scheduled_for=timezone.now() + timedelta(days=1))
     else:
-        space = services.space_start_now(host=host, title="Show")
+        space = services.space_create(host=host, title="Show")
         if state == "ended":
             services.space_end(space=space, actor=host)
     page = client.get(f"/s/{space.code}/").content.decode()
@@ -113,7 +113,7 @@ def test_share_page_renders_each_state_with_unfurl_tags(client, host, state):
 
 def test_calendar_file_for_a_scheduled_space(client, host):
     when = (timezone.now() + timedelta(days=1)).replace(microsecond=0)
-    space = scheduling.space_schedule(host=host, title="Show, with; commas", scheduled_for=when)
+    space = services.space_create(host=host, title="Show, with; commas", scheduled_for=when)
     response = client.get(f"/s/{space.code}/calendar.ics")
     body = response.content.decode()
     assert response["Content-Type"].startswith("text/calendar")
@@ -123,8 +123,8 @@ def test_calendar_file_for_a_scheduled_space(client, host):
 
 
 def test_a_blocked_visitor_sees_that_they_were_removed(client, host, user):
-    space = services.space_start_now(host=host, title="Show")
-    participant = services.space_join(space=space, user=user)
+    space = services.space_create(host=host, title="Show")
+    participant = services.space_join(space=space, visitor=Visitor.of(user))
     services.participant_remove(space=space, actor=host, participant=participant, block=True)
     client.force_login(user)
     assert client.get(f"/s/{space.code}/").status_code == 403

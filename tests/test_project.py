@@ -116,6 +116,6 @@ class TestAccounts:
 
 @pytest.mark.django_db
 def test_share_page_is_public_and_unknown_codes_are_404(client, host):
-    space = services.space_start_now(host=host, title="Public show")
+    space = services.space_create(host=host, title="Public show")
     assert client.get(f"/s/{space.code}/").status_code == 200
     assert client.get("/s/doesnotexist/").status_code == 404

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from rooms import services
 from rooms.models import Participant
-from scheduling import services as scheduling
+from rooms.identity import Visitor
 from spaces.asgi import application
 
 from .factories import UserFactory
@@ -87,7 +87,7 @@ async def connect(space, user=None, *, quiet=False, anonymous=True, headers=None
 @sync_to_async
 def start_space(title="Live show"):
     host = UserFactory()
-    return host, services.space_start_now(host=host, title=title)
+    return host, services.space_create(host=host, title=title)
 
 
 @sync_to_async
@@ -321,7 +321,7 @@ async def test_resync_returns_a_snapshot_at_the_latest_seq():
 
 async def test_a_scheduled_space_page_turns_live_and_present_without_reconnecting():
     host = await make_user()
-    space = await sync_to_async(scheduling.space_schedule)(
+    space = await sync_to_async(services.space_create)(
         host=host, title="Soon", scheduled_for=timezone.now() + timedelta(hours=1)
     )
     visitor = await connect(space)
@@ -350,11 +350,11 @@ async def test_big_rooms_get_joins_in_batches_of_one_frame_a_second(settings):
     host_ws = await connect(space, host)
     join = sync_to_async(services.space_join)
     for i in range(2):
-        await join(space=space, anon_id=f"small-{i}", anon_label=f"Listener {i}")
+        await join(space=space, visitor=Visitor.anonymous(f"small-{i}", f"Listener {i}"))
     for _ in range(2):
         await host_ws.frame_of("participant.joined")
     for i in range(30):
-        await join(space=space, anon_id=f"big-{i}", anon_label=f"Listener 1{i:02}")
+        await join(space=space, visitor=Visitor.anonymous(f"big-{i}", f"Listener 1{i:02}"))
     batch = await host_ws.frame_of("participant.batch", timeout=5)
     frames = [batch]
     while not await host_ws.nothing(timeout=1.5):
@@ -366,4 +366,37 @@ async def test_big_rooms_get_joins_in_batches_of_one_frame_a_second(settings):
     assert all(len(b["data"]["joined"]) <= 20 for b in batches)
     assert batches[-1]["data"]["count"] == 32
     assert [b["seq"] for b in batches] == list(range(batches[0]["seq"], batches[0]["seq"] + len(batches)))
+    await host_ws.close()
+
+
+async def test_events_from_synchronous_code_reuse_their_redis_connections():
+    """A service called from plain synchronous code (a Celery task, a command) publishes on its
+    process's long-lived loop: many events, no new Redis connection each (``async_to_sync`` there
+    would run every publish on a new event loop, with a new connection: milliseconds a frame)."""
+    import redis
+    from django.conf import settings
+    from django.db import connections
+
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    stats = redis.Redis.from_url(settings.REDIS_URL)
+
+    def received() -> int:
+        return stats.info("stats")["total_connections_received"]
+
+    def update_many(takes: range):
+        try:
+            for take in takes:
+                services.space_update(space=space, actor=host, title=f"Take {take}")
+        finally:
+            connections.close_all()
+
+    # A plain thread, as a Celery worker's: no event loop of Channels' to borrow.
+    await asyncio.to_thread(update_many, range(1))  # the loop and its connection exist from here
+    before = await asyncio.to_thread(received)
+    await asyncio.to_thread(update_many, range(1, 31))
+    opened = await asyncio.to_thread(received) - before
+    seqs = [(await host_ws.frame_of("space.updated"))["seq"] for _ in range(31)]
+    assert seqs == list(range(seqs[0], seqs[0] + 31))
+    assert opened < 10, f"{opened} Redis connections opened for 30 events"
     await host_ws.close()

@@ -84,7 +84,7 @@ async def titles_heard(space, host, urls: list[str], title: str) -> list[str]:
 
 def test_a_service_change_reaches_sockets_on_both_processes(two_daphnes):
     host = UserFactory()
-    space = services.space_start_now(host=host, title="Everywhere")
+    space = services.space_create(host=host, title="Everywhere")
     urls = [f"ws://127.0.0.1:{port}/ws/spaces/{space.code}/" for port in two_daphnes]
     assert asyncio.run(titles_heard(space, host, urls, "Everywhere at once")) == ["Everywhere at once"] * 2
 
@@ -104,7 +104,7 @@ def test_the_web_launcher_runs_processes_on_one_port_and_replaces_one_that_dies(
         assert wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=1).ok, timeout=30), launcher.tail()
         first = children(launcher.process.pid)
         host = UserFactory()
-        space = services.space_start_now(host=host, title="Many processes")
+        space = services.space_create(host=host, title="Many processes")
 
         def everyone_hears(count: int, title: str) -> list[str]:
             urls = [f"ws://127.0.0.1:{port}/ws/spaces/{space.code}/"] * count

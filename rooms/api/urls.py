@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -14,7 +14,6 @@ urlpatterns = [
     path("spaces/<str:code>/media/", views.MediaView.as_view(), name="api-space-media"),
     path("spaces/<str:code>/leave/", views.LeaveView.as_view(), name="api-space-leave"),
     path("spaces/<str:code>/hand/", views.HandView.as_view(), name="api-space-hand"),
-    path("spaces/<str:code>/reminder/", views.ReminderView.as_view(), name="api-space-reminder"),
     path("spaces/<str:code>/participants/", views.ParticipantListView.as_view(), name="api-participants"),
     path(
         "spaces/<str:code>/participants/<str:uid>/",
@@ -26,4 +25,6 @@ urlpatterns = [
         views.ParticipantRemoveView.as_view(),
         name="api-participant-remove",
     ),
+    # Anything else under /api/ is a JSON 404, not Django's HTML page (see views.not_found).
+    re_path(r"^.*$", views.not_found, name="api-not-found"),
 ]

@@ -5,7 +5,9 @@ require a signed-in user where no signed-out caller could ever succeed.
 """
 
 from django.contrib.auth import authenticate
-from django.db import transaction
+from django.http import JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
@@ -16,12 +18,13 @@ from rest_framework.views import APIView
 
 from rooms import selectors, services
 from rooms.errors import InvalidInput, NotParticipant
-from rooms.identity import anonymous_identity, existing_anonymous_id
+from rooms.identity import visitor_for_request
 from rooms.models import Space
-from scheduling import services as scheduling
 
+from rooms.wire import media_wire
+
+from .schema import ApiSchema, errors
 from .serializers import (
-    ErrorSerializer,
     JoinResultSerializer,
     JoinSerializer,
     MediaResultSerializer,
@@ -34,19 +37,6 @@ from .serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
-
-
-def errors(*codes: int) -> dict:
-    described = {
-        400: "Bad input; `code` says which rule, `detail` what to change.",
-        401: "Not signed in (`not_authenticated`).",
-        403: "Signed in, but not allowed (`permission_denied`, `removed`, `host_only`).",
-        404: "No such Space or participant (`space_not_found`, `participant_not_found`).",
-        409: "Not possible in the Space's current state (`not_live`, `invalid_state`, "
-        "`one_scheduled_space`, `one_live_space`, `speaker_limit`, `cohost_limit`, ...).",
-        415: "Send JSON (`unsupported_media_type`).",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
 
 
 def validated(serializer_class, request):
@@ -62,15 +52,13 @@ def request_data(request) -> dict:
 
 
 class SpaceMixin:
+    schema = ApiSchema()
+
     def get_space(self) -> Space:
         return selectors.space_get(code=self.kwargs["code"])
 
     def my_participant(self, space: Space):
-        participant = selectors.participant_for(
-            space=space,
-            user=self.request.user,
-            anon_id=existing_anonymous_id(getattr(self.request, "session", None)),
-        )
+        participant = selectors.participant_for(space=space, visitor=visitor_for_request(self.request))
         if participant is None:
             raise NotParticipant("You are not in this Space; join it first.")
         return participant
@@ -79,6 +67,7 @@ class SpaceMixin:
 class TokenView(APIView):
     """Trade a username and password for an API token (``Authorization: Token <token>``)."""
 
+    schema = ApiSchema()
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [ScopedRateThrottle]
@@ -94,14 +83,8 @@ class TokenView(APIView):
         return Response({"token": token.key})
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "state", OpenApiTypes.STR, enum=["live", "scheduled", "ended"], description="Which Spaces."
-        )
-    ]
-)
 class SpaceListCreateView(generics.GenericAPIView):
+    schema = ApiSchema()
     serializer_class = SpaceSerializer
 
     def get_permissions(self):
@@ -109,7 +92,17 @@ class SpaceListCreateView(generics.GenericAPIView):
             return [permissions.IsAuthenticated()]
         return [permissions.AllowAny()]
 
-    @extend_schema(responses={200: SpaceSerializer(many=True), **errors(400)})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "state",
+                OpenApiTypes.STR,
+                enum=["live", "scheduled", "ended", ""],
+                description="Which Spaces; live when left out or empty.",
+            )
+        ],
+        responses={200: SpaceSerializer(many=True), **errors(400)},
+    )
     def get(self, request):
         state = request.query_params.get("state") or None
         if state not in (None, "live", "scheduled", "ended"):
@@ -125,21 +118,13 @@ class SpaceListCreateView(generics.GenericAPIView):
     def post(self, request):
         request_data(request)
         data = validated(SpaceCreateSerializer, request)
-        if data.get("scheduled_for"):
-            space = scheduling.space_schedule(
-                host=request.user,
-                title=data["title"],
-                description=data.get("description", ""),
-                scheduled_for=data["scheduled_for"],
-                record=data["record"],
-            )
-        else:
-            space = services.space_start_now(
-                host=request.user,
-                title=data["title"],
-                description=data.get("description", ""),
-                record=data["record"],
-            )
+        space = services.space_create(
+            host=request.user,
+            title=data["title"],
+            description=data.get("description", ""),
+            scheduled_for=data.get("scheduled_for"),
+            record=data["record"],
+        )
         return Response(SpaceSerializer(space).data, status=status.HTTP_201_CREATED)
 
 
@@ -157,16 +142,14 @@ class SpaceDetailView(SpaceMixin, APIView):
         space = self.get_space()
         request_data(request)
         data = validated(SpaceUpdateSerializer, request)
-        # An edit and a reschedule in one request land together or not at all.
-        with transaction.atomic():
-            if "title" in data or "description" in data:
-                space = services.space_update(
-                    space=space, actor=request.user, title=data.get("title"), description=data.get("description")
-                )
-            if "scheduled_for" in data:
-                space = scheduling.space_reschedule(space=space, actor=request.user, scheduled_for=data["scheduled_for"])
-        if not data:
-            services.require_host_or_staff(request.user, space, "edit this Space")
+        # An edit and a reschedule in one request land together or not at all (one service).
+        space = services.space_update(
+            space=space,
+            actor=request.user,
+            title=data.get("title"),
+            description=data.get("description"),
+            scheduled_for=data.get("scheduled_for"),
+        )
         return Response(SpaceSerializer(space).data)
 
 
@@ -181,7 +164,7 @@ class SpaceLifecycleView(SpaceMixin, APIView):
         elif self.action == "end":
             space = services.space_end(space=space, actor=request.user)
         else:
-            space = scheduling.space_cancel(space=space, actor=request.user)
+            space = services.space_cancel(space=space, actor=request.user)
         return Response(SpaceSerializer(space).data)
 
 
@@ -191,14 +174,9 @@ class JoinView(SpaceMixin, APIView):
     @extend_schema(request=JoinSerializer, responses={200: JoinResultSerializer, **errors(400, 403, 404, 409)})
     def post(self, request, code):
         space = self.get_space()
-        data = validated(JoinSerializer, request) if request.data else {"quiet": False}
-        if request.user.is_authenticated:
-            participant = services.space_join(space=space, user=request.user, quiet=data["quiet"])
-        else:
-            anon_id, label = anonymous_identity(request.session)
-            participant = services.space_join(
-                space=space, anon_id=anon_id, anon_label=label, quiet=data["quiet"]
-            )
+        data = validated(JoinSerializer, request) if request_data(request) else {"quiet": False}
+        visitor = visitor_for_request(request, create=True)
+        participant = services.space_join(space=space, visitor=visitor, quiet=data["quiet"])
         return Response(self.result(space, participant))
 
     def result(self, space, participant) -> dict:
@@ -206,7 +184,7 @@ class JoinView(SpaceMixin, APIView):
         return {
             "participant": ParticipantSerializer(participant).data,
             "space": SpaceSerializer(space).data,
-            "media": selectors.media_credentials(space=space, participant=participant),
+            "media": media_wire(selectors.media_credentials(space=space, participant=participant)),
         }
 
 
@@ -217,7 +195,7 @@ class MediaView(SpaceMixin, APIView):
     def get(self, request, code):
         space = self.get_space()
         participant = self.my_participant(space)
-        return Response({"media": selectors.media_credentials(space=space, participant=participant)})
+        return Response({"media": media_wire(selectors.media_credentials(space=space, participant=participant))})
 
 
 class LeaveView(SpaceMixin, APIView):
@@ -248,9 +226,7 @@ class ParticipantListView(SpaceMixin, APIView):
     @extend_schema(responses={200: ParticipantSerializer(many=True), **errors(404)})
     def get(self, request, code):
         space = self.get_space()
-        people = selectors.participants_present(space=space).filter(quiet=False)
-        order = {role: i for i, role in enumerate(["host", "cohost", "speaker", "listener"])}
-        people = sorted(people, key=lambda p: (order[p.role], p.joined_at, p.pk))
+        people = selectors.participants_shown(space=space)
         return Response(ParticipantSerializer(people, many=True).data)
 
 
@@ -267,14 +243,9 @@ class ParticipantDetailView(SpaceMixin, APIView):
         participant = selectors.participant_get(space=space, uid=uid)
         request_data(request)
         data = validated(ParticipantUpdateSerializer, request)
-        if "role" in data:
-            participant = services.participant_set_role(
-                space=space, actor=request.user, participant=participant, role=data["role"]
-            )
-        if "muted" in data:
-            participant = services.participant_set_muted(
-                space=space, actor=request.user, participant=participant, muted=data["muted"]
-            )
+        participant = services.participant_update(
+            space=space, actor=request.user, participant=participant, role=data.get("role"), muted=data.get("muted")
+        )
         return Response(ParticipantSerializer(participant).data)
 
 
@@ -285,25 +256,11 @@ class ParticipantRemoveView(SpaceMixin, APIView):
     def post(self, request, code, uid):
         space = self.get_space()
         participant = selectors.participant_get(space=space, uid=uid)
-        data = validated(RemoveSerializer, request) if request.data else {"block": False}
+        data = validated(RemoveSerializer, request) if request_data(request) else {"block": False}
         participant = services.participant_remove(
             space=space, actor=request.user, participant=participant, block=data["block"]
         )
         return Response(ParticipantSerializer(participant).data)
-
-
-class ReminderView(SpaceMixin, APIView):
-    permission_classes = [permissions.IsAuthenticated]
-
-    @extend_schema(request=None, responses={201: None, **errors(401, 404, 409)})
-    def post(self, request, code):
-        scheduling.reminder_set(space=self.get_space(), user=request.user)
-        return Response({"reminder": True}, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=None, responses={204: None, **errors(401, 404)})
-    def delete(self, request, code):
-        scheduling.reminder_remove(space=self.get_space(), user=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ReplayView(SpaceMixin, APIView):
@@ -311,3 +268,18 @@ class ReplayView(SpaceMixin, APIView):
     def delete(self, request, code):
         services.space_replay_delete(space=self.get_space(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """Addresses under /api/ that match no endpoint: the same JSON error body as every other 404.
+    Without a trailing slash, say so instead of redirecting (a redirected POST loses its body)."""
+    detail = "There is nothing at this address; see /api/docs/ for the endpoints."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != "api-not-found":
+            detail = f"Add a trailing slash: {request.path}/"
+    return JsonResponse({"detail": detail, "code": "not_found"}, status=404)

@@ -1,0 +1,57 @@
+"""The snapshot: the whole visible state of a Space for one viewer, the first frame of every
+websocket and the answer to a resync. Objects in it have the one wire shape (``rooms.wire``).
+
+It also tells the viewer what they may do: ``can`` maps each kind of person to the actions the
+viewer may take on someone of that kind, and ``me.can`` lists the viewer's own actions, both
+computed by ``rooms.permissions``, the rules the services enforce, so that the page offers nothing
+the server would refuse.
+"""
+
+from .models import Participant, Space
+from .permissions import actions_by_kind
+from .selectors import hands_raised, listener_count, participants_present, stage
+from .services.access import seat_of
+from .wire import participant_wire, space_wire
+
+Role = Participant.Role
+
+SNAPSHOT_LISTENERS = 100
+RAISE_HAND, LEAVE = "raise_hand", "leave"
+
+
+def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
+    """The snapshot for ``viewer`` (None: someone watching who is not in the Space), with the
+    ``seq`` it reflects.
+
+    The seq is read first: an event that commits while the rest is read is then both in the
+    state and delivered again as the next delta, and deltas are idempotent, so nothing is lost.
+    """
+    space = Space.objects.select_related("host").get(pk=space_id)
+    seq = space.event_seq
+    live = space.is_live
+    if viewer is not None:
+        viewer = Participant.objects.filter(pk=viewer.pk).first()
+    listeners = (
+        participants_present(space=space).named().filter(role=Role.LISTENER).order_by("-joined_at")[:SNAPSHOT_LISTENERS]
+    )
+    seat = seat_of(viewer) if live else None
+    data = {
+        "space": space_wire(space),
+        "stage": [participant_wire(p) for p in stage(space=space)] if live else [],
+        "listeners": [participant_wire(p) for p in listeners] if live else [],
+        "listener_count": listener_count(space=space) if live else 0,
+        "me": participant_wire(viewer) | {"quiet": viewer.quiet, "can": _own_actions(space, viewer)} if viewer else None,
+        "can": actions_by_kind(seat),
+    }
+    if seat is not None and viewer.is_staff_role:
+        data["hands"] = [participant_wire(p) for p in hands_raised(space=space)]
+    return {"type": "snapshot", "seq": seq, "data": data}
+
+
+def _own_actions(space: Space, viewer: Participant) -> list[str]:
+    if not space.is_live or not viewer.is_present:
+        return []
+    can = [LEAVE]
+    if viewer.user_id is not None and viewer.role == Role.LISTENER:
+        can.insert(0, RAISE_HAND)
+    return can
