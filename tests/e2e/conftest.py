@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from django.db import connection, connections
 
@@ -15,6 +16,7 @@ from tests.conftest import require
 from tests.processes import Process, free_port, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
+BROKER = "redis://127.0.0.1:6379/13"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
@@ -44,6 +46,7 @@ def stack(transactional_db, tmp_path, settings):
     require(shutil.which("janus") is not None, "Janus (Debian package janus) is needed")
     require(os.path.exists(CHROMIUM), "Debian's chromium is needed")
     web_port, http_port, ws_port = free_port(), free_port(), free_port()
+    redis.Redis.from_url(BROKER).flushdb()
     rtp = 30000 + (os.getpid() % 50) * 400
     db = connection.settings_dict
     env = {
@@ -60,6 +63,8 @@ def stack(transactional_db, tmp_path, settings):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
         "SPACES_PRESENCE_GRACE": "2",
+        # The web process queues media work for the worker: both on a broker of the tests' own.
+        "CELERY_BROKER_URL": BROKER,
     }
     janus = Process(["deploy/janus/run"], env, tmp_path / "janus.log")
     web = Process(
@@ -74,19 +79,20 @@ def stack(transactional_db, tmp_path, settings):
         **settings.JANUS, "ENABLED": True, "URL": janus_url, "HTTP_PORT": http_port, "WS_PORT": ws_port,
         "FORWARD_PORT_BASE": rtp + 200, "FORWARD_PORT_COUNT": 200,
     }
-    processes = [web, janus]
+    settings.SPACES_MEDIA_SERVER = "rooms.media.janus.JanusMediaServer"
+    # Media work (rooms, grants, mutes) runs in Celery tasks, so every stack has a worker.
+    worker = Process(
+        [sys.executable, "-m", "celery", "-A", "spaces", "worker", "--concurrency", "2", "--without-gossip",
+         "--without-mingle", "--loglevel", "INFO"],
+        {**env, "SPACES_SWEEP_INTERVAL": "1"}, tmp_path / "celery-worker.log",
+    )
+    processes = [web, janus, worker]
 
     def celery():
-        """A worker and a beat that sweeps every second, on a broker of the tests' own."""
-        import redis
-
-        broker = "redis://127.0.0.1:6379/13"
-        redis.Redis.from_url(broker).flushdb()
-        celery_env = {**env, "CELERY_BROKER_URL": broker, "SPACES_SWEEP_INTERVAL": "1"}
-        for args in (["worker", "--concurrency", "2", "--without-gossip", "--without-mingle"],
-                     ["beat", "--schedule", str(tmp_path / "beat")]):
-            processes.append(Process([sys.executable, "-m", "celery", "-A", "spaces", *args, "--loglevel", "INFO"],
-                                     celery_env, tmp_path / f"celery-{args[0]}.log"))
+        """A beat that sweeps every second (scheduled starts), beside the worker."""
+        processes.append(Process([sys.executable, "-m", "celery", "-A", "spaces", "beat", "--schedule",
+                                  str(tmp_path / "beat"), "--loglevel", "INFO"],
+                                 {**env, "SPACES_SWEEP_INTERVAL": "1"}, tmp_path / "celery-beat.log"))
 
     stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "web": web, "tmp": tmp_path, "celery": staticmethod(celery)})
     yield stack
