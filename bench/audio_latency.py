@@ -92,11 +92,16 @@ def main():
         "JANUS_RTP_RANGE": "40000-40399", "JANUS_FORWARD_PORT_BASE": "40400", "JANUS_FORWARD_PORT_COUNT": "200",
         "JANUS_CONFIG_DIR": f"/tmp/bench-janus-{os.getpid()}", "CHANNEL_PREFIX": f"bench-audio-{os.getpid()}",
         "LOG_LEVEL": "WARNING",
+        # Media work runs in a Celery worker (started below), on a broker of the bench's own.
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
     }
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     janus = subprocess.Popen(["deploy/janus/run"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     daphne = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "spaces.asgi:application"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "spaces", "worker", "--concurrency", "1",
+                               "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces.settings")
@@ -164,7 +169,7 @@ def main():
                 curve.append((count, (cpu_seconds(janus_pid) - before) / 10 * 100))
             browser.close()
     finally:
-        for process in (daphne, janus):
+        for process in (daphne, worker, janus):
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=15)
 

@@ -1,4 +1,3 @@
-from rooms.identity import Visitor
 """Fan-out: how long until every websocket in a Space has a speaker toggle, against a baseline.
 
 For each N: N websocket clients join one live Space on real daphne processes (the project's ASGI
@@ -351,6 +350,7 @@ def run_layer(layer: str, args, env: dict) -> list[dict]:
     from django.contrib.auth import get_user_model
 
     from rooms import services
+    from rooms.identity import Visitor
     from rooms.models import Participant
 
     env = {**env, "CHANNEL_LAYER": layer}

@@ -58,7 +58,7 @@ def main():
     from django.utils import timezone
 
     from rooms.models import Space
-    from scheduling import services as scheduling
+    from rooms import services
     from scheduling.models import Notification
 
     User = get_user_model()
