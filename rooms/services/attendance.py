@@ -39,6 +39,9 @@ def space_join(*, space: Space, visitor: Visitor, quiet: bool = False) -> Partic
             if participant.quiet != bool(quiet) and participant.role == Role.LISTENER:
                 participant.quiet = bool(quiet)
                 participant.save(update_fields=["quiet"])
+                # Others stop naming someone who turned quiet, and start naming someone who stopped.
+                event = events.participant_left if participant.quiet else events.participant_joined
+                events.publish_on_commit(space, event(participant))
             return participant
         if participant is None:
             participant = Participant(
