@@ -17,6 +17,7 @@ run: deps
 	$(VENV)/bin/honcho -f Procfile start
 
 test: deps
+	node --test tests/js/
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 deps: system-deps python-deps

@@ -1,265 +1,70 @@
-// The share page and live room: applies the websocket's snapshot and deltas to the page, and
-// sends every action through the REST API (the server decides; the page only shows).
-import { SpaceSocket } from "./socket.js";
+// The share page and live room, wired together: websocket frames go through state.js (pure) and
+// are drawn by render.js; every action is a REST call (api.js), and the server decides. An action
+// that fails shows the server's sentence; none leaves an uncaught rejection behind.
+import { actionRequest, viewerMay } from "./actions.js";
+import { describe, spaceApi } from "./api.js";
 import * as media from "./media.js";
+import { feed, float, markSpeaking, notice, renderRoom, say } from "./render.js";
+import { SpaceSocket } from "./socket.js";
+import { applyFrame, initialState, isLive, withMe, withSpeaking } from "./state.js";
 
 const root = document.getElementById("room");
-const code = root.dataset.code;
-const signedIn = root.dataset.signedIn === "1";
 const $ = (id) => document.getElementById(id);
+const api = spaceApi(root.dataset.code);
 
-const state = { space: null, stage: new Map(), listeners: new Map(), count: 0, hands: new Map(), me: null, listening: false };
+let state = initialState();
+// This page's audio: whether the person pressed Listen, and what the media server gave them.
+const page = { listening: false, mediaKind: null };
 
-// --- API ------------------------------------------------------------------------------------
-
-function csrf() {
-  return document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] ?? "";
+function draw() {
+  if (state.space) renderRoom(root, state, { mic: page.listening && page.mediaKind === "speaker" }, act);
 }
 
-async function api(method, path, body) {
-  const response = await fetch(`/api/spaces/${code}/${path}`, {
-    method,
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) {
-    say(data.detail || "That did not work; try again.");
-    throw new Error(data.code || response.status);
+/** Run `work`; an error is shown to the person, and the promise resolves (to null) anyway. */
+function attempt(work) {
+  return Promise.resolve()
+    .then(work)
+    .catch((error) => {
+      notice(describe(error));
+      return null;
+    });
+}
+
+// --- frames from the server -------------------------------------------------------------------
+
+const QUIET_EFFECTS = new Set(["speaking", "reaction", "error"]);
+
+function onFrame(frame) {
+  const before = state;
+  const result = applyFrame(state, frame);
+  state = result.state;
+  if (result.resync) socket.resync();
+  if (result.status === "snapshot" && $("quiet") && state.me) $("quiet").checked = state.quiet;
+  for (const effect of result.effects) {
+    switch (effect.type) {
+      case "feed": feed(effect.text); break;
+      case "say": say(effect.text); break;
+      case "speaking": markSpeaking(effect.id, effect.talking); break;
+      case "reaction": float(effect.emoji); break;
+      case "error": notice(effect.detail || "Something went wrong; try again."); break;
+      case "my_role": attempt(followRole); break;
+      case "over":
+      case "removed": stopAudio(); break;
+      default: break;
+    }
   }
-  return data;
+  const onlyQuiet = result.effects.length > 0 && result.effects.every((e) => QUIET_EFFECTS.has(e.type));
+  if (state !== before && !onlyQuiet) draw();
 }
 
-// --- rendering ------------------------------------------------------------------------------
+const socket = new SpaceSocket(root.dataset.code, {
+  onFrame,
+  onStatus: (status, closeCode) => {
+    $("offline").hidden = status === "open" || closeCode === 4003 || closeCode === 4004;
+  },
+});
 
-const roleNames = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
-const isStaff = () => state.me && ["host", "cohost"].includes(state.me.role) && state.space?.state === "live";
-
-function showState(name) {
-  root.dataset.state = name;
-  for (const section of root.querySelectorAll("[data-when]")) {
-    const when = section.dataset.when;
-    section.hidden = !(when === name || (when === "ended" && !["live", "scheduled"].includes(name)));
-  }
-  const pill = $("state-pill");
-  pill.className = `pill ${name}`;
-  pill.textContent = name[0].toUpperCase() + name.slice(1);
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
-  return node;
-}
-
-// Frames re-render the lists (a busy room sends one a second): an action menu that is open stays
-// open, with the focus on its button.
-let openMenu = null;
-
-function controlsFor(person) {
-  if (!isStaff() || person.id === state.me.id || person.role === "host") return null;
-  const hostOnly = state.me.role === "host";
-  const items = [];
-  if (person.role === "listener") items.push(["Invite to speak", () => setRole(person, "speaker")]);
-  if (person.role === "speaker") items.push(["Move to listeners", () => setRole(person, "listener")]);
-  if (["speaker", "cohost"].includes(person.role) && (hostOnly || person.role === "speaker")) {
-    items.push([person.muted ? "Unmute" : "Mute", () => api("PATCH", `participants/${person.id}/`, { muted: !person.muted })]);
-  }
-  if (hostOnly && person.role !== "cohost") items.push(["Make co-host", () => setRole(person, "cohost")]);
-  if (hostOnly && person.role === "cohost") items.push(["Remove co-host", () => setRole(person, "speaker")]);
-  if (hostOnly || person.role !== "cohost") {
-    items.push(["Remove", () => remove(person, false)]);
-    items.push(["Remove and block", () => remove(person, true)]);
-  }
-  const keepOpen = openMenu === person.id ? { open: "" } : {};
-  return el(
-    "details", { "data-for": person.id, ...keepOpen },
-    el("summary", { "aria-label": `Actions for ${person.name}` }, "⋯"),
-    el("div", { class: "menu" }, ...items.map(([label, act]) => el("button", {
-      type: "button", class: "secondary small",
-      onclick: (event) => { event.target.closest("details").open = false; act(); },
-    }, label))),
-  );
-}
-
-function personTile(person) {
-  const tile = el(
-    "li", { class: "person", "data-id": person.id },
-    el("span", { class: "avatar", "aria-hidden": "true" }, (person.name || "?")[0].toUpperCase()),
-    person.muted ? el("span", { class: "mic-off", title: "Muted", "aria-label": "muted" }, "🔇") : null,
-    el("span", { class: "name" }, person.name + (state.me && person.id === state.me.id ? " (you)" : "")),
-    el("span", { class: "role" }, roleNames[person.role]),
-    controlsFor(person),
-  );
-  return tile;
-}
-
-function render() {
-  const menu = document.querySelector("details[data-for][open]");
-  openMenu = menu?.dataset.for ?? null;
-  const focused = menu?.contains(document.activeElement);
-  const order = { host: 0, cohost: 1, speaker: 2 };
-  const stage = [...state.stage.values()].sort((a, b) => order[a.role] - order[b.role]);
-  $("stage").replaceChildren(...stage.map(personTile));
-  $("listener-count").textContent = state.count;
-  $("listeners").replaceChildren(
-    ...[...state.listeners.values()].map((p) => {
-      const chip = el("li", {}, p.name + (state.me && p.id === state.me.id ? " (you)" : ""));
-      const controls = controlsFor(p);
-      if (controls) chip.append(" ", controls);
-      return chip;
-    }),
-  );
-  $("staff-panel").hidden = !isStaff();
-  $("host-actions").hidden = !(isStaff() && state.me.role === "host");
-  const hands = [...state.hands.values()];
-  $("hands").replaceChildren(
-    ...(hands.length
-      ? hands.map((p) => el("li", {}, el("span", {}, `✋ ${p.name}`),
-          el("span", { class: "actions", style: "margin: 0" },
-            el("button", { type: "button", class: "small", onclick: () => setRole(p, "speaker") }, "Accept"),
-            el("button", { type: "button", class: "small secondary", onclick: () => decline(p) }, "Decline"))))
-      : [el("li", { class: "muted" }, "No requests yet.")]),
-  );
-  const hand = $("hand");
-  if (hand) {
-    const onStage = state.me && state.me.role !== "listener";
-    hand.hidden = onStage;
-    hand.setAttribute("aria-pressed", String(Boolean(state.me?.hand_raised)));
-    hand.textContent = state.me?.hand_raised ? "✋ Withdraw request" : "✋ Request to speak";
-  }
-  $("mic").hidden = !(state.listening && state.me && state.me.role !== "listener");
-  if (focused) document.querySelector(`details[data-for="${CSS.escape(openMenu)}"] summary`)?.focus();
-}
-
-function feed(text) {
-  const list = $("feed");
-  list.prepend(el("li", {}, text));
-  while (list.children.length > 50) list.lastChild.remove();
-}
-
-function say(text) {
-  $("media-status").textContent = text;
-}
-
-// --- state from the server --------------------------------------------------------------------
-
-function applySnapshot(data) {
-  state.space = data.space;
-  state.me = data.me;
-  state.count = data.listener_count;
-  state.stage = new Map(data.stage.map((p) => [p.id, p]));
-  state.listeners = new Map(data.listeners.map((p) => [p.id, p]));
-  state.hands = new Map((data.hands || []).map((p) => [p.id, p]));
-  if (state.me?.quiet !== undefined && $("quiet")) $("quiet").checked = state.me.quiet;
-  showState(data.space.state);
-  render();
-}
-
-function place(person) {
-  state.stage.delete(person.id);
-  state.listeners.delete(person.id);
-  if (!person.present && person.role === "listener") return;
-  if (person.role === "listener") state.listeners.set(person.id, person);
-  else state.stage.set(person.id, person);
-}
-
-async function applyEvent(frame) {
-  const data = frame.data || {};
-  const person = data.participant;
-  const mine = person && state.me && person.id === state.me.id;
-  // Every change to who is listening carries the new count: listeners.count, participant.batch,
-  // participant.role_changed and participant.removed.
-  if (typeof data.count === "number") state.count = data.count;
-  switch (frame.type) {
-    case "space.started":
-    case "space.updated":
-      state.space = data;
-      $("space-title").textContent = data.title;
-      showState(data.state);
-      if (frame.type === "space.started") feed("The Space is live.");
-      break;
-    case "space.ended":
-    case "space.cancelled":
-    case "space.missed":
-      state.space = data;
-      showState(data.state);
-      media.stop();
-      break;
-    case "participant.joined":
-      place(person);
-      feed(`${person.name} joined`);
-      break;
-    case "participant.left":
-      place({ ...person, present: false });
-      if (person.role !== "listener") state.stage.set(person.id, person);
-      feed(`${person.name} left`);
-      break;
-    case "participant.role_changed":
-      place(person);
-      state.hands.delete(person.id);
-      feed(`${person.name} is now ${roleNames[person.role].toLowerCase()}`);
-      if (mine) {
-        state.me = { ...state.me, ...person };
-        await followRole(person.role, data.previous_role);
-      }
-      break;
-    case "participant.muted":
-      place(person);
-      if (mine) {
-        state.me = { ...state.me, ...person };
-        say(person.muted ? "The host muted your microphone." : "You can speak again.");
-      }
-      break;
-    case "participant.removed":
-      place({ ...person, present: false });
-      state.hands.delete(person.id);
-      if (mine) {
-        media.stop();
-        showState("ended");
-        $("over-title").textContent = "You were removed from this Space";
-      }
-      break;
-    case "hand.raised":
-      state.hands.set(person.id, person);
-      if (mine) state.me.hand_raised = true;
-      feed(`${person.name} asked to speak`);
-      break;
-    case "hand.lowered":
-      state.hands.delete(person.id);
-      if (mine) state.me.hand_raised = false;
-      break;
-    case "listeners.count":
-      break;
-    case "participant.batch":
-      for (const p of data.joined || []) place(p);
-      for (const p of data.left || []) place({ ...p, present: false });
-      feed(`${data.joined_count || 0} joined, ${data.left_count || 0} left`);
-      break;
-    case "speaking":
-      for (const tile of document.querySelectorAll(`.person[data-id="${data.participant}"]`)) {
-        tile.classList.toggle("speaking", Boolean(data.talking));
-      }
-      return;
-    case "reaction":
-      float(data.emoji);
-      return;
-    case "error":
-      say(data.detail);
-      return;
-    default:
-      return;
-  }
-  render();
-}
-
-// --- media ------------------------------------------------------------------------------------
+// --- audio ------------------------------------------------------------------------------------
 
 async function credentials() {
   return (await api("GET", "media/")).media;
@@ -267,12 +72,10 @@ async function credentials() {
 
 async function listen() {
   const joined = await api("POST", "join/", { quiet: Boolean($("quiet")?.checked) });
-  state.me = { ...(state.me || {}), ...joined.participant };
-  state.listening = true;
-  $("listen").textContent = joined.media?.kind === "speaker" ? "On stage" : "Listening";
+  state = withMe(state, joined.participant);
+  page.listening = true;
   $("listen").disabled = true;
   await startMedia(joined.media);
-  render();
 }
 
 async function startMedia(creds) {
@@ -282,26 +85,33 @@ async function startMedia(creds) {
   }
   try {
     await media.stop();
+    page.mediaKind = null;
     if (creds.kind === "speaker") {
       say("Connecting your microphone…");
       await media.speak(creds, $("audio"), audioLost);
+      $("mic").setAttribute("aria-pressed", "false");
+      $("mic").textContent = "Mute my mic";
       say("You are on stage. Your microphone is live.");
     } else {
       say("Connecting audio…");
       await media.listen(creds, $("audio"), audioLost);
       say("Listening.");
     }
+    page.mediaKind = creds.kind;
+    $("listen").textContent = creds.kind === "speaker" ? "On stage" : "Listening";
     retry = 0;
   } catch (error) {
     say(`Audio could not start: ${error.message || error}. Retrying…`);
     audioLost();
+  } finally {
+    draw();
   }
 }
 
 // The media server went away (or refused us): try again with fresh credentials, with backoff.
 let retry = 0;
 function audioLost() {
-  if (!state.listening || state.space?.state !== "live") return;
+  if (!page.listening || !isLive(state)) return;
   say("Audio interrupted; reconnecting…");
   const delay = Math.min(15000, 1000 * 2 ** retry++);
   setTimeout(async () => {
@@ -313,32 +123,33 @@ function audioLost() {
   }, delay);
 }
 
-async function followRole(role, previous) {
-  if (!state.listening) return;
-  const wasSpeaking = previous && previous !== "listener";
-  const speaking = role !== "listener";
-  if (wasSpeaking !== speaking) await startMedia(await credentials());
+// The viewer's role changed: the media server's credentials say whether they now speak or listen.
+async function followRole() {
+  if (!page.listening) return;
+  const creds = await credentials();
+  if ((creds?.kind ?? null) !== page.mediaKind) await startMedia(creds);
+}
+
+function stopAudio() {
+  page.listening = false;
+  page.mediaKind = null;
+  media.stop().catch(() => {});
 }
 
 // --- actions ----------------------------------------------------------------------------------
 
-const setRole = (person, role) => api("PATCH", `participants/${person.id}/`, { role });
-const decline = async (person) => {
-  // Declining is moving them (still a listener) back to listener: it lowers the hand.
-  await api("PATCH", `participants/${person.id}/`, { role: "listener" });
-  state.hands.delete(person.id);
-  render();
-};
-
-async function remove(person, block) {
-  const what = block ? `Remove ${person.name} and stop them from coming back?` : `Remove ${person.name} from the Space?`;
-  if (window.confirm(what)) await api("POST", `participants/${person.id}/remove/`, { block });
+function act(action, person) {
+  const request = actionRequest(action, person);
+  if (!request || (request.confirm && !window.confirm(request.confirm))) return;
+  attempt(() => api(request.method, request.path, request.body));
 }
 
-function float(emoji) {
-  const node = el("span", { class: "floating", "aria-hidden": "true" }, emoji);
-  document.body.append(node);
-  setTimeout(() => node.remove(), 2100);
+async function remind(button) {
+  const on = button.getAttribute("aria-pressed") === "true";
+  await api(on ? "DELETE" : "POST", "reminder/");
+  button.setAttribute("aria-pressed", String(!on));
+  button.textContent = on ? "Remind me" : "Reminder set ✓";
+  button.classList.toggle("secondary", !on);
 }
 
 async function share() {
@@ -379,18 +190,10 @@ function countdown() {
 
 // --- wiring -----------------------------------------------------------------------------------
 
-const socket = new SpaceSocket(code, {
-  onSnapshot: applySnapshot,
-  onEvent: applyEvent,
-  onStatus: (status, closeCode) => {
-    $("offline").hidden = status === "open" || closeCode === 4003 || closeCode === 4004;
-  },
-});
-
-$("listen").addEventListener("click", () => listen().catch(() => {}));
+$("listen").addEventListener("click", () => attempt(listen));
 $("leave").addEventListener("click", async () => {
-  await media.stop();
-  await api("POST", "leave/").catch(() => {});
+  stopAudio();
+  if (viewerMay(state, "leave")) await attempt(() => api("POST", "leave/"));
   socket.close();
   window.location.href = "/";
 });
@@ -399,27 +202,34 @@ $("mic").addEventListener("click", () => {
   media.setMuted(muted);
   $("mic").setAttribute("aria-pressed", String(muted));
   $("mic").textContent = muted ? "Unmute my mic" : "Mute my mic";
+  if (muted && state.me) {
+    // The media server does not always say that a muted speaker stopped talking.
+    state = withSpeaking(state, state.me.id, false);
+    markSpeaking(state.me.id, false);
+  }
 });
-$("hand")?.addEventListener("click", () => api(state.me?.hand_raised ? "DELETE" : "POST", "hand/").catch(() => {}));
+$("hand")?.addEventListener("click", () => attempt(async () => {
+  const me = await api(state.me?.hand_raised ? "DELETE" : "POST", "hand/");
+  state = withMe(state, me);
+  draw();
+}));
 $("quiet")?.addEventListener("change", (event) => socket.reopen(event.target.checked ? "?quiet=1" : ""));
-$("end-space").addEventListener("click", async () => {
-  if (window.confirm("End this Space for everyone?")) await api("POST", "end/").catch(() => {});
+$("end-space")?.addEventListener("click", () => {
+  if (window.confirm("End this Space for everyone?")) attempt(() => api("POST", "end/"));
 });
-$("remind")?.addEventListener("click", async (event) => {
-  const on = event.target.getAttribute("aria-pressed") === "true";
-  await api(on ? "DELETE" : "POST", "reminder/").catch(() => null);
-  event.target.setAttribute("aria-pressed", String(!on));
-  event.target.textContent = on ? "Remind me" : "Reminder set ✓";
-  event.target.classList.toggle("secondary", !on);
+$("remind")?.addEventListener("click", (event) => {
+  const button = event.currentTarget;
+  attempt(() => remind(button));
 });
 for (const button of document.querySelectorAll("[data-emoji]")) {
   button.addEventListener("click", () => socket.send({ type: "reaction", emoji: button.dataset.emoji }));
 }
-for (const button of document.querySelectorAll("[data-share]")) button.addEventListener("click", share);
-$("delete-replay")?.addEventListener("click", async () => {
+for (const button of document.querySelectorAll("[data-share]")) button.addEventListener("click", () => attempt(share));
+$("delete-replay")?.addEventListener("click", () => {
   if (!window.confirm("Delete the replay for good?")) return;
-  await api("DELETE", "replay/").catch(() => null);
-  window.location.reload();
+  attempt(async () => {
+    await api("DELETE", "replay/");
+    window.location.reload();
+  });
 });
 countdown();
-window.spacesRoom = { state, socket };

@@ -1,12 +1,12 @@
-// The websocket client of a Space: reconnects with backoff, and resyncs whenever it may have
-// missed something (a gap in seq, or a reconnect). Nothing is ever inferred from a missed frame.
+// The websocket of a Space: reconnects with backoff and hands every frame to `onFrame`. It keeps
+// no state: the room's state (static/js/state.js) checks seq and says when to `resync()`; a
+// reconnect starts from the fresh snapshot the server always sends first.
 
 export class SpaceSocket {
-  constructor(code, { onSnapshot, onEvent, onStatus, params = "" }) {
+  constructor(code, { onFrame, onStatus, params = "" }) {
     this.code = code;
     this.params = params;
-    this.handlers = { onSnapshot, onEvent, onStatus };
-    this.seq = null;
+    this.handlers = { onFrame, onStatus };
     this.attempt = 0;
     this.closedByUs = false;
     this.connect();
@@ -18,19 +18,25 @@ export class SpaceSocket {
   }
 
   connect() {
-    this.ws = new WebSocket(this.url());
-    this.ws.addEventListener("open", () => {
+    const ws = new WebSocket(this.url());
+    this.ws = ws;
+    ws.addEventListener("open", () => {
       this.attempt = 0;
       this.handlers.onStatus?.("open");
     });
-    this.ws.addEventListener("message", (message) => this.receive(message.data));
-    this.ws.addEventListener("close", (event) => {
+    ws.addEventListener("message", (message) => {
+      if (ws === this.ws) this.receive(message.data);
+    });
+    ws.addEventListener("close", (event) => {
+      if (ws !== this.ws) return; // replaced by reopen()
       this.handlers.onStatus?.("closed", event.code);
       // 4003: removed; 4004: no such Space. Those do not come back by retrying.
       if (this.closedByUs || event.code === 4003 || event.code === 4004) return;
       const delay = Math.min(30000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
       this.attempt += 1;
-      setTimeout(() => this.connect(), delay);
+      setTimeout(() => {
+        if (!this.closedByUs && ws === this.ws) this.connect();
+      }, delay);
     });
   }
 
@@ -41,35 +47,23 @@ export class SpaceSocket {
     } catch {
       return;
     }
-    if (frame.type === "snapshot") {
-      this.seq = frame.seq;
-      this.handlers.onSnapshot(frame.data, frame);
-      return;
-    }
-    if (frame.ephemeral || frame.private || frame.type === "error" || frame.type === "pong") {
-      this.handlers.onEvent(frame);
-      return;
-    }
-    if (this.seq === null || frame.seq <= this.seq) return; // already in the snapshot
-    if (frame.seq > this.seq + 1) {
-      this.send({ type: "resync" });
-      return;
-    }
-    this.seq = frame.seq;
-    this.handlers.onEvent(frame);
+    if (frame && typeof frame === "object") this.handlers.onFrame(frame);
   }
 
   send(message) {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
+  /** Ask for a fresh snapshot (after a gap, or when what this viewer may do has changed). */
+  resync() {
+    this.send({ type: "resync" });
+  }
+
   reopen(params) {
     this.params = params;
-    this.closedByUs = true;
-    this.ws.close();
-    this.closedByUs = false;
-    this.seq = null;
+    const old = this.ws;
     this.connect();
+    old.close();
   }
 
   close() {

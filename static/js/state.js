@@ -1,0 +1,247 @@
+// The live room's state, as pure functions: no DOM, no fetch, no websocket. `applyFrame(state,
+// frame)` takes the current state and one frame from the server (a snapshot or a delta) and
+// returns the new state, whether the client must ask for a fresh snapshot, and what the page
+// should show or do about it (`effects`). Permissions are never computed here: the snapshot says
+// which actions this viewer may take (`can`, kept as sent), and actions.js only looks them up.
+
+export const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
+
+export function initialState() {
+  return {
+    seq: null, // the seq of the last snapshot or delta applied; null before the first snapshot
+    resyncing: false, // a fresh snapshot has been asked for and has not arrived yet
+    space: null,
+    stage: [], // host, co-hosts, speakers (present or briefly away: they keep their seat)
+    listeners: [], // named, present listeners
+    count: 0,
+    hands: null, // the queue of raised hands; only the host's and co-hosts' snapshots have one
+    me: null, // the viewer, as a participant
+    quiet: false,
+    can: {}, // person kind -> actions this viewer may take on such a person
+    myActions: [], // the viewer's own actions: "raise_hand", "leave"
+    speaking: [], // ids of the people talking now
+    removed: false, // the viewer was removed from the Space
+  };
+}
+
+// --- lists of participants, by id (never mutated: every change makes new arrays) ---------------
+
+const without = (list, id) => list.filter((p) => p.id !== id);
+
+function upsert(list, person) {
+  const at = list.findIndex((p) => p.id === person.id);
+  if (at === -1) return [...list, person];
+  const copy = list.slice();
+  copy[at] = person;
+  return copy;
+}
+
+// Put a person where their role and presence say: on the stage, among the listeners, or nowhere.
+// Someone already listed keeps their place in the list, so applying a frame twice changes nothing.
+function place(state, person) {
+  const onStage = person.role !== "listener";
+  const listed = !onStage && person.present;
+  let hands = state.hands;
+  if (hands !== null) {
+    const inQueue = person.hand_raised && person.present && !onStage;
+    hands = inQueue ? upsert(hands, person) : without(hands, person.id);
+  }
+  // Janus says when someone starts and stops talking, but not always when they are muted.
+  const mayTalk = onStage && person.present && !person.muted;
+  return {
+    ...withSpeaking(state, person.id, mayTalk && state.speaking.includes(person.id)),
+    stage: onStage ? upsert(state.stage, person) : without(state.stage, person.id),
+    listeners: listed ? upsert(state.listeners, person) : without(state.listeners, person.id),
+    hands,
+    me: isMe(state, person) ? person : state.me,
+  };
+}
+
+/** Whether someone is talking now (from `speaking` frames, or this page's own mic). */
+export function withSpeaking(state, id, talking) {
+  if (state.speaking.includes(id) === talking) return state;
+  const others = state.speaking.filter((x) => x !== id);
+  return { ...state, speaking: talking ? [...others, id] : others };
+}
+
+function drop(state, person) {
+  const hands = state.hands === null ? null : without(state.hands, person.id);
+  return {
+    ...state,
+    stage: without(state.stage, person.id),
+    listeners: without(state.listeners, person.id),
+    hands,
+    speaking: state.speaking.filter((id) => id !== person.id),
+  };
+}
+
+// --- frames ------------------------------------------------------------------------------------
+
+export function applySnapshot(state, frame) {
+  const data = frame.data || {};
+  const { quiet = false, can: myActions = [], ...me } = data.me || {};
+  const stage = data.stage || [];
+  return {
+    ...initialState(),
+    seq: frame.seq,
+    space: data.space || null,
+    stage,
+    listeners: data.listeners || [],
+    count: data.listener_count ?? 0,
+    hands: Array.isArray(data.hands) ? data.hands : null,
+    me: data.me ? me : null,
+    quiet: Boolean(quiet),
+    can: data.can || {},
+    myActions: Array.isArray(myActions) ? myActions : [],
+    speaking: state.speaking.filter((id) => stage.some((p) => p.id === id)),
+    removed: state.removed, // the page of a removed person stays removed
+  };
+}
+
+export const isMe = (state, person) => Boolean(person && state.me && person.id === state.me.id);
+
+// Ask for a fresh snapshot once: further requests wait for the one already asked for.
+function needSnapshot(state) {
+  return { state: { ...state, resyncing: true }, resync: !state.resyncing };
+}
+
+/**
+ * Apply one frame. Returns `{state, status, resync, effects}`:
+ * - status: "snapshot", "applied", "stale" (seq already reflected), "gap" (a delta is missing:
+ *   not applied), "unsequenced" (private, ephemeral, error frames), "waiting" (no snapshot yet);
+ * - resync: the client must send `{"type": "resync"}`;
+ * - effects: what the page shows or does, e.g. `{type: "feed", text}`.
+ */
+export function applyFrame(state, frame) {
+  if (!frame || typeof frame.type !== "string") return { state, status: "ignored", resync: false, effects: [] };
+  if (frame.type === "snapshot") return { state: applySnapshot(state, frame), status: "snapshot", resync: false, effects: [] };
+  if (frame.private || frame.ephemeral || frame.type === "error" || frame.type === "pong") {
+    return { ...applyChange(state, frame), status: "unsequenced" };
+  }
+  if (state.seq === null) return { state, status: "waiting", resync: false, effects: [] };
+  if (typeof frame.seq !== "number" || frame.seq <= state.seq) {
+    // Already in the snapshot. A removal is still told to the person removed: the server sends it
+    // after their snapshot whatever its seq, and nothing else in the snapshot says so.
+    const person = frame.data?.participant;
+    if (frame.type === "participant.removed" && isMe(state, person) && !state.removed) {
+      return { state: { ...drop(state, person), me: person, removed: true }, status: "stale", resync: false, effects: [{ type: "removed" }] };
+    }
+    return { state, status: "stale", resync: false, effects: [] };
+  }
+  if (frame.seq !== state.seq + 1) {
+    const asked = needSnapshot(state);
+    return { state: asked.state, status: "gap", resync: asked.resync, effects: [] };
+  }
+  const result = applyChange({ ...state, seq: frame.seq }, frame);
+  return { ...result, status: "applied" };
+}
+
+function applyChange(state, frame) {
+  const data = frame.data || {};
+  const person = data.participant && typeof data.participant === "object" ? data.participant : null;
+  const mine = isMe(state, person);
+  if (frame.type.startsWith("participant.") && frame.type !== "participant.batch" && !person) {
+    return { state, resync: false, effects: [] }; // malformed: nothing to apply
+  }
+  const effects = [];
+  let resync = false;
+  if (typeof data.count === "number") state = { ...state, count: data.count };
+  switch (frame.type) {
+    case "space.started":
+    case "space.updated":
+      state = { ...state, space: data };
+      if (frame.type === "space.started") effects.push({ type: "feed", text: "The Space is live." });
+      break;
+    case "space.ended":
+    case "space.cancelled":
+    case "space.missed":
+      state = { ...state, space: data, speaking: [] };
+      effects.push({ type: "over" });
+      break;
+    case "participant.joined":
+      state = place(state, person);
+      effects.push({ type: "feed", text: `${person.name} joined` });
+      break;
+    case "participant.left":
+      state = place(state, { ...person, present: false });
+      effects.push({ type: "feed", text: `${person.name} left` });
+      break;
+    case "participant.role_changed":
+      state = place(state, person);
+      effects.push({ type: "feed", text: `${person.name} is now ${(ROLE_NAMES[person.role] || person.role).toLowerCase()}` });
+      if (mine) {
+        // What this viewer may do depends on their own role: forget it and ask the server.
+        const asked = needSnapshot({ ...state, can: {}, myActions: [] });
+        state = asked.state;
+        resync = asked.resync;
+        effects.push({ type: "my_role", role: person.role, previous: data.previous_role ?? null });
+      }
+      break;
+    case "participant.muted":
+      state = place(state, person);
+      if (mine) effects.push({ type: "say", text: person.muted ? "The host muted your microphone." : "You can speak again." });
+      break;
+    case "participant.removed":
+      state = drop(state, person);
+      if (mine) {
+        const asked = needSnapshot({ ...state, me: person, removed: true, can: {}, myActions: [] });
+        state = asked.state;
+        resync = asked.resync;
+        effects.push({ type: "removed" });
+      }
+      break;
+    case "participant.batch":
+      for (const p of data.joined || []) state = place(state, p);
+      for (const p of data.left || []) state = place(state, { ...p, present: false });
+      effects.push({ type: "feed", text: `${data.joined_count || 0} joined, ${data.left_count || 0} left` });
+      break;
+    case "listeners.count":
+      break;
+    case "hand.raised":
+    case "hand.lowered":
+      if (person) {
+        const raised = frame.type === "hand.raised";
+        if (state.hands !== null) state = { ...state, hands: raised ? upsert(state.hands, person) : without(state.hands, person.id) };
+        if (mine) state = { ...state, me: person };
+        if (raised) effects.push({ type: "feed", text: `${person.name} asked to speak` });
+      }
+      break;
+    case "speaking":
+      state = withSpeaking(state, data.participant, Boolean(data.talking));
+      effects.push({ type: "speaking", id: data.participant, talking: Boolean(data.talking) });
+      break;
+    case "reaction":
+      effects.push({ type: "reaction", emoji: data.emoji });
+      break;
+    case "error":
+      effects.push({ type: "error", code: data.code, detail: data.detail });
+      break;
+    default:
+      break;
+  }
+  return { state, resync, effects };
+}
+
+/** The viewer's own participant, from an API answer (the same shape as in frames). */
+export function withMe(state, person) {
+  if (!person || (state.me && state.me.id !== person.id)) return state;
+  return { ...state, me: person };
+}
+
+// --- derived views -----------------------------------------------------------------------------
+
+const ROLE_ORDER = { host: 0, cohost: 1, speaker: 2, listener: 3 };
+const time = (p) => (p.joined_at ? Date.parse(p.joined_at) || 0 : 0);
+
+/** Host, co-hosts, speakers; each group by when they joined. */
+export function stageSorted(state) {
+  return [...state.stage].sort((a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9) || time(a) - time(b));
+}
+
+/** Listeners, newest first. */
+export function listenersSorted(state) {
+  return [...state.listeners].sort((a, b) => time(b) - time(a));
+}
+
+export const handsQueue = (state) => state.hands || [];
+export const isLive = (state) => state.space?.state === "live";
