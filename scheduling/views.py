@@ -32,9 +32,9 @@ class NotificationListView(generics.ListAPIView):
         parameters=[
             OpenApiParameter(
                 "unread",
-                # What get_queryset accepts, exactly: true/false in any case, 1/0, or empty.
-                {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])?$"},
-                description="`true` (or `1`): only unread notifications; `false`, `0` or empty: all.",
+                # What get_queryset accepts, exactly: true/false in any case, or 1/0.
+                {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"},
+                description="`true` (or `1`): only unread notifications; `false` (or `0`, or left out): all.",
             )
         ],
         responses={200: NotificationSerializer(many=True), **errors(400, 401)},

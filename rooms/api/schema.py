@@ -10,6 +10,8 @@ ones the framework around every view can produce, read off the view itself:
 - 404 for operations with path parameters (unknown code or id) and for pages past the end;
 - 429 where a throttle applies.
 
+Query parameters are marked ``allowEmptyValue``: every view reads ``?state=`` as no ``state``.
+
 Bodies are the ones ``rooms.api.errors.exception_handler`` renders, described in ``rooms.wire``.
 """
 
@@ -22,25 +24,24 @@ from rooms.wire import BadRequestErrorSerializer, ConflictErrorSerializer, Error
 
 DESCRIBED = {
     400: "Bad input: `code` says which rule, `detail` what to change; validation errors add `errors` "
-    "per field, `too_far_ahead` adds `latest_allowed`. Also `malformed_request` for JSON that does not "
-    "parse and `not_an_object` for a body that is not a JSON object.",
-    401: "Not signed in (`not_authenticated`), or the `Authorization: Token` is wrong "
-    "(`authentication_failed`).",
+    "per field, `too_far_ahead` adds `latest_allowed`; a body that is not a JSON object is `not_an_object`.",
+    401: "Not signed in (`not_authenticated`).",
     403: "Signed in, but not allowed (`permission_denied`, `host_only`, `host_role_fixed`, "
     "`sign_in_to_speak`, `removed`).",
     404: "No such Space, participant or notification (`space_not_found`, `participant_not_found`, "
-    "`notification_not_found`, `not_found`).",
-    409: "Not possible in the current state (`not_live`, `invalid_state`, `not_participant`, "
+    "`notification_not_found`).",
+    409: "Not possible in the current state (`not_live`, `invalid_state`, `not_participant`, `no_replay`, "
     "`one_scheduled_space` and `one_live_space` with `space`, `speaker_limit`, `cohost_limit`, ...).",
     415: "Send JSON with `Content-Type: application/json` (`unsupported_media_type`).",
     429: "Too many attempts; wait and try again (`throttled`).",
 }
 
 GENERIC = {
-    400: "Malformed JSON (`malformed_request`).",
-    401: "A wrong `Authorization: Token` (`authentication_failed`) is refused here too.",
-    403: "A session-authenticated request without a valid CSRF token (`permission_denied`).",
-    404: "Unknown code or id, or a page past the end (`not_found`).",
+    400: "JSON that does not parse is `malformed_request`.",
+    401: "A wrong `Authorization: Token` is refused (`authentication_failed`), even where signing in is optional.",
+    403: "Under session authentication, a request that changes something needs a valid CSRF token "
+    "(`permission_denied`).",
+    404: "Nothing at this address, or a page past the end (`not_found`).",
     415: DESCRIBED[415],
     429: DESCRIBED[429],
 }
@@ -77,6 +78,22 @@ class ApiSchema(AutoSchema):
         if getattr(view, "throttle_classes", None):
             statuses.add(429)
         return statuses
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            if parameter["in"] == "query":
+                # Every query parameter of this API reads an empty value as one left out.
+                parameter["allowEmptyValue"] = True
+        return parameters
+
+    def _get_pagination_parameters(self):
+        parameters = super()._get_pagination_parameters()
+        for parameter in parameters:
+            if parameter["name"] == "page":
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = "A page number, 1 when left out; `last` for the last page. Past the end: 404."
+        return parameters
 
     def _get_response_bodies(self, direction="response"):
         # Runs after any @extend_schema override of the responses, which it completes.

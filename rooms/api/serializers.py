@@ -39,6 +39,15 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid")
 
 
+class StrictCharField(serializers.CharField):
+    """Only JSON strings: DRF's CharField would take 12 or 1.5 and store "12" or "1.5"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 @extend_schema_field({"type": "string", "format": "date-time", "example": "2026-12-01T18:00:00+01:00"})
 class AwareDateTimeField(UTCDateTimeField):
     """ISO-8601 with a UTC offset; a naive time is refused rather than guessed."""
@@ -63,8 +72,8 @@ class AwareDateTimeField(UTCDateTimeField):
 
 
 class SpaceCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=TEXT_INPUT_MAX, trim_whitespace=False, allow_blank=True)
-    description = serializers.CharField(
+    title = StrictCharField(max_length=TEXT_INPUT_MAX, trim_whitespace=False, allow_blank=True)
+    description = StrictCharField(
         max_length=TEXT_INPUT_MAX, required=False, allow_blank=True, trim_whitespace=False
     )
     scheduled_for = AwareDateTimeField(
@@ -74,8 +83,8 @@ class SpaceCreateSerializer(serializers.Serializer):
 
 
 class SpaceUpdateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=TEXT_INPUT_MAX, required=False, trim_whitespace=False, allow_blank=True)
-    description = serializers.CharField(
+    title = StrictCharField(max_length=TEXT_INPUT_MAX, required=False, trim_whitespace=False, allow_blank=True)
+    description = StrictCharField(
         max_length=TEXT_INPUT_MAX, required=False, allow_blank=True, trim_whitespace=False
     )
     scheduled_for = AwareDateTimeField(required=False, help_text="Reschedule a scheduled Space.")
@@ -105,8 +114,8 @@ class JoinSerializer(serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, style={"input_type": "password"})
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=4096, style={"input_type": "password"})
 
 
 class TokenSerializer(serializers.Serializer):

@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
@@ -20,7 +20,6 @@ from rooms import selectors, services
 from rooms.errors import InvalidInput, NotParticipant
 from rooms.identity import visitor_for_request
 from rooms.models import Space
-
 from rooms.wire import media_wire
 
 from .schema import ApiSchema, errors
@@ -97,8 +96,8 @@ class SpaceListCreateView(generics.GenericAPIView):
             OpenApiParameter(
                 "state",
                 OpenApiTypes.STR,
-                enum=["live", "scheduled", "ended", ""],
-                description="Which Spaces; live when left out or empty.",
+                enum=["live", "scheduled", "ended"],
+                description="Which Spaces; live when left out.",
             )
         ],
         responses={200: SpaceSerializer(many=True), **errors(400)},

@@ -52,6 +52,6 @@ def clean_schedule_time(scheduled_for, *, now: datetime) -> datetime:
         raise TooFarAhead(
             f"A Space can be scheduled at most {SCHEDULE_AHEAD_MAX.days} days ahead: the latest you can pick "
             f"now is {date_format(latest, 'DATETIME_FORMAT')} UTC ({latest.isoformat()}).",
-            latest_allowed=latest.isoformat(),
+            latest_allowed=latest.isoformat().replace("+00:00", "Z"),
         )
     return scheduled_for
