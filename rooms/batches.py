@@ -77,7 +77,7 @@ def flush_batch(space_id: int) -> dict | None:
         space = Space.objects.select_for_update().get(pk=space_id)
         if space.state != Space.State.LIVE:
             return None  # space.ended says everything that is left to say
-        people = Participant.objects.filter(space_id=space_id, uid__in=newest["joined"] + newest["left"], quiet=False)
+        people = Participant.objects.named().filter(space_id=space_id, uid__in=newest["joined"] + newest["left"])
         by_uid = {p.uid: p for p in people}
         joined = [by_uid[u] for u in newest["joined"] if u in by_uid and by_uid[u].is_present]
         left = [by_uid[u] for u in newest["left"] if u in by_uid and not by_uid[u].is_present]

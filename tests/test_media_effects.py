@@ -494,8 +494,8 @@ class TestFailingMediaServer:
             "media_reconcile only re-opens rooms that are missing and closes rooms of Spaces that are "
             "over; it never compares a live room's allowed tokens with the database. A revoke that "
             "failed all its retries (media server unreachable for ~30 s while the room survived) "
-            "leaves the demoted speaker's token allowed for good, though rooms/tasks.py says the "
-            "periodic reconcile covers what the retries left off."
+            "leaves the demoted speaker's token allowed for good: converging who is "
+            "allowed and muted inside a live room is not built yet."
         ),
     )
     def test_a_revoke_that_exhausted_its_retries_is_repaired_by_the_next_reconcile(
