@@ -13,7 +13,6 @@ from rest_framework.test import APIClient
 from rooms.identity import Visitor
 from rooms import services
 from rooms.models import Participant, Space
-from scheduling import services as scheduling
 from scheduling.models import Reminder
 
 from .factories import UserFactory

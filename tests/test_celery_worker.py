@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from rooms.models import Space
@@ -22,7 +20,7 @@ from scheduling.models import Notification
 
 from .conftest import require
 from .factories import UserFactory
-from .processes import Process, wait_for
+from .processes import Process, test_database_url, wait_for
 
 BROKER = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/11")
 
@@ -53,12 +51,9 @@ def celery_env(tmp_path, transactional_db):
     except redis.ConnectionError:
         reachable = False
     require(reachable, "Redis is needed for the Celery tests")
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        if connection.vendor == "postgresql"
-        else f"sqlite:///{db['NAME']}",
+        "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": BROKER,
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),

@@ -155,7 +155,6 @@ class TestMissed:
         assert Space.objects.get(pk=space.pk).state == "scheduled"
 
     def test_marking_missed_publishes_space_missed_once(self, host, django_capture_on_commit_callbacks):
-        from rooms import events
 
         space = overdue(host, 90)
         host.email = "host@example.com"
@@ -402,7 +401,6 @@ class TestAbandoned:
         assert Space.objects.get(pk=space.pk).state == "live"
 
     def test_ending_is_announced_with_its_reason(self, host, django_capture_on_commit_callbacks):
-        from rooms import events
 
         space = services.space_create(host=host, title="Reason")
         Participant.objects.filter(space=space, role="host").update(left_at=timezone.now() - timedelta(hours=1))

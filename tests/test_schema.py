@@ -41,7 +41,7 @@ from rooms.models import Space
 from scheduling.models import Notification, Reminder
 
 from .factories import ParticipantFactory, SpaceFactory, UserFactory
-from .processes import Process, free_port, wait_for
+from .processes import Process, free_port, test_database_url, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -147,14 +147,11 @@ class World:
 @pytest.fixture
 def app(transactional_db, settings, tmp_path):
     """The app in a daphne subprocess, on this test's database."""
-    from django.db import connection
 
-    db = connection.settings_dict
     cache_prefix = f"schema-test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        if connection.vendor == "postgresql" else f"sqlite:///{db['NAME']}",
+        "DATABASE_URL": test_database_url(),
         "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
         # Throttle counters start empty, apart from every other run.
         "CACHE_PREFIX": cache_prefix,

@@ -20,7 +20,6 @@ import pytest
 import redis
 import requests
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from websockets.sync.client import connect as ws_connect
@@ -29,7 +28,7 @@ from rooms.models import Participant, Space
 
 from .conftest import require
 from .factories import UserFactory
-from .processes import Process, free_port, wait_for
+from .processes import Process, free_port, test_database_url, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -172,13 +171,6 @@ class SlowJanus:
 # --- the processes -----------------------------------------------------------------------------
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
-
-
 @pytest.fixture
 def slow_janus():
     standin = SlowJanus(MEDIA_DELAY)
@@ -198,7 +190,7 @@ def site(slow_janus, transactional_db, tmp_path):
     prefix = f"slow-media-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": BROKER,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "CHANNEL_PREFIX": prefix,

@@ -12,7 +12,7 @@ import websockets
 
 from rooms import services
 
-from .processes import Process, free_port, wait_for
+from .processes import Process, free_port, test_database_url, wait_for
 from .factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -34,13 +34,9 @@ async def in_thread(call):
 @pytest.fixture
 def two_daphnes_env(settings):
     """The environment of a web process that shares this test's database and channel layer."""
-    from django.db import connection
-
-    db = connection.settings_dict
     return {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        if connection.vendor == "postgresql" else f"sqlite:///{db['NAME']}",
+        "DATABASE_URL": test_database_url(),
         "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
         "JANUS_ENABLED": "0",
     }

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from django.db import connection, connections
+from django.db import connections
 
 from tests.conftest import require
-from tests.processes import Process, free_port, wait_for
+from tests.processes import Process, free_port, test_database_url, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 BROKER = "redis://127.0.0.1:6379/13"
@@ -48,11 +48,9 @@ def stack(transactional_db, tmp_path, settings):
     web_port, http_port, ws_port = free_port(), free_port(), free_port()
     redis.Redis.from_url(BROKER).flushdb()
     rtp = 30000 + (os.getpid() % 50) * 400
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        if connection.vendor == "postgresql" else f"sqlite:///{db['NAME']}",
+        "DATABASE_URL": test_database_url(),
         "SPACES_PORT": str(web_port),
         "JANUS_HTTP_PORT": str(http_port),
         "JANUS_WS_PORT": str(ws_port),
