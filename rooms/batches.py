@@ -27,12 +27,12 @@ def _batching_key() -> str:
     return f"{presence.spaces_key()}:batching"
 
 
-def coalesce(space_id: int, event_type: str, participant_uid: str | None) -> None:
+def coalesce(space_id: int, joined: bool, participant_uid: str | None) -> None:
     """Queue a join or leave of a big room for the next batch (``participant_uid`` is None for a quiet
     listener: counted, never named), and make sure a flush is coming: whoever queues first in a
     second arms a timer in their process. If that process dies, the ``armed`` key expires and the
     next queueing, or the presence sweep (``flush_stale_batches``), flushes instead."""
-    kind = "joined" if event_type == "participant.joined" else "left"
+    kind = "joined" if joined else "left"
     key = _batch_key(space_id)
     pipe = presence.sync_client().pipeline(transaction=False)
     pipe.rpush(key, json.dumps({"kind": kind, "id": participant_uid}))

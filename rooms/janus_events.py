@@ -54,14 +54,17 @@ def handle_plugin_event(data: dict) -> None:
     room_id, participant_id = data.get("room"), data.get("id")
     if not isinstance(room_id, int) or not isinstance(participant_id, int):
         return
-    space_id = Space.objects.filter(media_room_id=room_id, state=Space.State.LIVE).values_list("pk", flat=True).first()
-    if space_id is None:
-        return
-    participant = Participant.objects.select_related("space").filter(pk=participant_id, space_id=space_id).first()
+    # One query per event (talking events come several times a second per speaker).
+    participant = (
+        Participant.objects.select_related("space")
+        .only("uid", "muted", "space__media_room_id")
+        .filter(pk=participant_id, space__media_room_id=room_id, space__state=Space.State.LIVE)
+        .first()
+    )
     if participant is None:
         return
     if kind in ("talking", "stopped-talking"):
-        events.publish_now(space_id, events.speaking(participant.uid, talking=kind == "talking"))
+        events.publish_now(participant.space_id, events.speaking(participant.uid, talking=kind == "talking"))
     elif kind == "joined" and participant.muted:
         # Queued, not called here: this request must not wait on the media server.
         media_sync.speaker_mute_on_commit(participant.space, participant)

@@ -9,7 +9,7 @@ the server would refuse.
 
 from .models import Participant, Space
 from .permissions import actions_by_kind
-from .selectors import hands_raised, listener_count, participants_present, stage
+from .selectors import hands_raised, participants_present
 from .services.access import seat_of
 from .wire import participant_wire, space_wire
 
@@ -35,11 +35,12 @@ def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
         participants_present(space=space).named().filter(role=Role.LISTENER).order_by("-joined_at")[:SNAPSHOT_LISTENERS]
     )
     seat = seat_of(viewer) if live else None
+    space_data = space_wire(space)  # holds the stage ("speakers") and the listener count already
     data = {
-        "space": space_wire(space),
-        "stage": [participant_wire(p) for p in stage(space=space)] if live else [],
+        "space": space_data,
+        "stage": space_data["speakers"] if live else [],
         "listeners": [participant_wire(p) for p in listeners] if live else [],
-        "listener_count": listener_count(space=space) if live else 0,
+        "listener_count": space_data["listener_count"] if live else 0,
         "me": participant_wire(viewer) | {"quiet": viewer.quiet, "can": _own_actions(space, viewer)} if viewer else None,
         "can": actions_by_kind(seat),
     }

@@ -85,14 +85,14 @@ def _announce_presence(space: Space, participant: Participant, *, joined: bool) 
     if count > space.peak_listeners:
         space.peak_listeners = count
         space.save(update_fields=["peak_listeners"])
-    event = events.participant_joined(participant) if joined else events.participant_left(participant)
     if present > settings.SPACES_BIG_ROOM:
         uid = None if participant.quiet else participant.uid
         space_id = space.pk
-        transaction.on_commit(lambda: batches.coalesce(space_id, event.type, uid))
+        transaction.on_commit(lambda: batches.coalesce(space_id, joined, uid))
         return
     if not participant.quiet:
-        events.publish_on_commit(space, event)
+        event = events.participant_joined if joined else events.participant_left
+        events.publish_on_commit(space, event(participant))
     events.publish_on_commit(space, events.listeners_count(count))
 
 
