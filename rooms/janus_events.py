@@ -1,6 +1,10 @@
-"""Janus's event handler posts here (HTTP Basic auth with a shared secret): AudioBridge's talking
-notices become ``speaking`` frames, and a speaker who (re)joins the mix while muted by the host is
-muted again in Janus."""
+"""Janus's event handler posts here (HTTP Basic auth with a shared secret).
+
+AudioBridge's talking notices become ``speaking`` frames. Every event that can change a room's
+mix (someone joined, reconfigured themself, left) brings that room back in line with the database
+(``rooms.services.media``): a join is checked against the token it came with, a speaker the host
+muted who unmutes themself is muted again. The work is queued for a worker: this request never
+waits on the media server."""
 
 import base64
 import binascii
@@ -13,12 +17,14 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from spaces.celery import queue
+
 from . import events
-from .services import media as media_sync
 from .models import Participant, Space
 
 logger = logging.getLogger(__name__)
 PLUGIN_EVENT = 64
+MIX_CHANGES = {"configured", "left", "leaving", "kicked"}
 
 
 def authorised(request) -> bool:
@@ -42,29 +48,45 @@ def janus_events(request):
     except ValueError:
         return JsonResponse({"detail": "Send JSON.", "code": "malformed_request"}, status=400)
     for event in batch if isinstance(batch, list) else [batch]:
-        body = event.get("event") if isinstance(event, dict) and event.get("type") == PLUGIN_EVENT else None
+        if not isinstance(event, dict) or event.get("type") != PLUGIN_EVENT:
+            continue
+        body = event.get("event")
         data = body.get("data") if isinstance(body, dict) else None
         if isinstance(data, dict):
-            handle_plugin_event(data)
+            handle_plugin_event(data, session_id=event.get("session_id"), handle_id=event.get("handle_id"))
     return HttpResponse(status=204)
 
 
-def handle_plugin_event(data: dict) -> None:
+def _ids(*values) -> bool:
+    return all(isinstance(value, int) and not isinstance(value, bool) for value in values)
+
+
+def handle_plugin_event(data: dict, *, session_id=None, handle_id=None) -> None:
     kind = data.get("audiobridge") or data.get("event")
-    room_id, participant_id = data.get("room"), data.get("id")
-    if not isinstance(room_id, int) or not isinstance(participant_id, int):
+    room_id, media_id = data.get("room"), data.get("id")
+    if not _ids(room_id):
         return
-    # One query per event (talking events come several times a second per speaker).
-    participant = (
-        Participant.objects.select_related("space")
-        .only("uid", "muted", "space__media_room_id")
-        .filter(pk=participant_id, space__media_room_id=room_id, space__state=Space.State.LIVE)
-        .first()
-    )
-    if participant is None:
+    if kind in ("talking", "stopped-talking") and _ids(media_id):
+        # One query per event (talking events come several times a second per speaker).
+        participant = (
+            Participant.objects.only("uid", "space_id")
+            .filter(media_id=media_id, space__media_room_id=room_id, space__state=Space.State.LIVE)
+            .first()
+        )
+        if participant is not None:
+            events.publish_now(participant.space_id, events.speaking(participant.uid, talking=kind == "talking"))
         return
-    if kind in ("talking", "stopped-talking"):
-        events.publish_now(participant.space_id, events.speaking(participant.uid, talking=kind == "talking"))
-    elif kind == "joined" and participant.muted:
-        # Queued, not called here: this request must not wait on the media server.
-        media_sync.speaker_mute_on_commit(participant.space, participant)
+    if kind == "joined" and _ids(media_id, session_id, handle_id):
+        _queue("media_join_check_task", room_id, media_id, session_id, handle_id)
+    elif kind in MIX_CHANGES or kind == "joined":
+        space_id = Space.objects.filter(media_room_id=room_id, state=Space.State.LIVE).values_list("pk", flat=True).first()
+        if space_id is not None:
+            _queue("media_room_sync_task", space_id)
+
+
+def _queue(task: str, *args) -> None:
+    try:
+        queue(f"rooms.tasks.{task}", *args)
+    except Exception:
+        # The periodic reconcile repairs the room a few seconds later.
+        logger.exception("Could not queue %s for a Janus event", task)

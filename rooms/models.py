@@ -64,9 +64,12 @@ class Space(models.Model):
     replay = models.CharField(max_length=255, blank=True, editable=False)
     replay_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    # Media: the Janus node and room (AudioBridge room id = Streaming mountpoint id).
+    # Media: the Janus node and room (AudioBridge room id = Streaming mountpoint id), a random id
+    # given when the Space goes live so nobody can guess another Space's room; the PIN listeners
+    # present to watch its mountpoint (changed when a listener is removed or blocked).
     media_node = models.CharField(max_length=64, blank=True, editable=False)
     media_room_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    media_pin = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -74,6 +77,9 @@ class Space(models.Model):
             models.Index(fields=["state", "scheduled_for"], name="space_state_due"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["media_room_id"], condition=Q(media_room_id__isnull=False), name="one_space_per_media_room"
+            ),
             models.UniqueConstraint(
                 fields=["host"],
                 condition=Q(state="scheduled"),
@@ -176,8 +182,10 @@ class Participant(models.Model):
     left_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
     blocked = models.BooleanField(default=False)
-    # Secret this person presents to the media server's AudioBridge while a speaker.
+    # While on stage: the secret this person presents to the media server's AudioBridge, and the
+    # id the server assigned them in its mix (anyone in the mix under another id is put out).
     media_token = models.CharField(max_length=64, blank=True, editable=False)
+    media_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
 
     objects = ParticipantQuerySet.as_manager()
 
@@ -196,6 +204,9 @@ class Participant(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["space"], condition=Q(role="host"), name="one_host_per_space"
+            ),
+            models.UniqueConstraint(
+                fields=["space", "media_id"], condition=Q(media_id__isnull=False), name="one_media_id_per_seat"
             ),
             models.CheckConstraint(
                 condition=Q(user__isnull=False) | ~Q(anon_id=""),

@@ -101,4 +101,4 @@ def media_credentials(*, space: Space, participant: Participant) -> dict | None:
     Signed here, without a call to the media server."""
     if space.state != Space.State.LIVE or not space.media_room_id or not participant.is_present:
         return None
-    return media.media_server().credentials(room_id=space.media_room_id, participant=participant)
+    return media.media_server().credentials(room_id=space.media_room_id, pin=space.media_pin, participant=participant)

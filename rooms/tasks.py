@@ -9,10 +9,8 @@ from . import services
 from .media import MediaError
 
 # A media server that is slow, restarting or briefly unreachable: try again, a little later each
-# time (1, 2, 4, 8, 16 s). The periodic reconcile re-creates missing rooms and closes rooms of
-# Spaces that are over; it does not yet converge who is allowed or muted inside a live room, so a
-# grant, revoke or mute that runs out of retries stays undone until that person's next change
-# (tests/test_media_effects.py keeps this gap as an expected failure).
+# time (1, 2, 4, 8, 16 s). Whatever is still off after that, the periodic reconcile repairs: it
+# re-creates missing rooms, closes rooms of Spaces that are over and syncs every live room's stage.
 media_task = shared_task(autoretry_for=(MediaError,), retry_backoff=1, retry_backoff_max=30, max_retries=5)
 
 
@@ -52,18 +50,28 @@ def media_room_close_task(space_id: int):
 
 
 @media_task
-def media_speaker_grant_task(participant_id: int, token: str):
-    return services.media_speaker_grant(participant_id=participant_id, token=token)
+def media_room_sync_task(space_id: int):
+    return services.media_room_sync(space_id=space_id)
 
 
 @media_task
-def media_speaker_revoke_task(room_id: int, token: str, participant_id: int):
-    return services.media_speaker_revoke(room_id=room_id, token=token, participant_id=participant_id)
+def media_join_check_task(room_id: int, media_id: int, session_id: int, handle_id: int):
+    return services.media_join_check(room_id=room_id, media_id=media_id, session_id=session_id, handle_id=handle_id)
 
 
 @media_task
-def media_speaker_mute_task(participant_id: int):
-    return services.media_speaker_mute(participant_id=participant_id)
+def media_speaker_unmute_task(participant_id: int):
+    return services.media_speaker_unmute(participant_id=participant_id)
+
+
+@media_task
+def media_listeners_repin_task(space_id: int):
+    return services.media_listeners_repin(space_id=space_id)
+
+
+@media_task
+def media_sessions_revoke_task(holders: list[str]):
+    return services.media_sessions_revoke(holders=holders)
 
 
 @shared_task

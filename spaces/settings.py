@@ -257,19 +257,28 @@ def derived_secret(name: str) -> str:
 
 
 JANUS_HTTP_PORT = int(os.environ.get("JANUS_HTTP_PORT", "8088"))
+JANUS_ADMIN_PORT = int(os.environ.get("JANUS_ADMIN_PORT", "7088"))
 JANUS = {
+    # The app's control API and Janus's admin API: loopback only (HTTP_BIND).
     "URL": os.environ.get("JANUS_URL", f"http://127.0.0.1:{JANUS_HTTP_PORT}/janus"),
+    "ADMIN_URL": os.environ.get("JANUS_ADMIN_URL", f"http://127.0.0.1:{JANUS_ADMIN_PORT}/admin"),
     # What browsers connect to; empty means "ws://<the page's host>:WS_PORT".
     "PUBLIC_URL": os.environ.get("JANUS_PUBLIC_URL", ""),
     "HTTP_PORT": JANUS_HTTP_PORT,
+    "ADMIN_PORT": JANUS_ADMIN_PORT,
+    "HTTP_BIND": os.environ.get("JANUS_HTTP_BIND", "127.0.0.1"),
     "WS_PORT": int(os.environ.get("JANUS_WS_PORT", "8188")),
-    "BIND_IP": os.environ.get("JANUS_BIND_IP", "127.0.0.1"),
+    # The browser-facing websocket: loopback by default; 0.0.0.0 to demo on a LAN.
+    "WS_BIND": os.environ.get("JANUS_WS_BIND", "127.0.0.1"),
     "RTP_RANGE": os.environ.get("JANUS_RTP_RANGE", "20000-20999"),
-    # Streaming mountpoints receive the room mix on ports here, outside the RTP range.
+    # Streaming mountpoints receive the room mix on ports Janus picks here (outside the RTP range),
+    # bound to FORWARD_IFACE only, so nobody off this machine can send audio into a Space.
     "FORWARD_PORT_BASE": int(os.environ.get("JANUS_FORWARD_PORT_BASE", "22000")),
     "FORWARD_PORT_COUNT": int(os.environ.get("JANUS_FORWARD_PORT_COUNT", "2000")),
+    "FORWARD_IFACE": os.environ.get("JANUS_FORWARD_IFACE", "127.0.0.1"),
     "LIB_DIR": os.environ.get("JANUS_LIB_DIR", "/usr/lib/x86_64-linux-gnu/janus"),
     "ADMIN_KEY": os.environ.get("JANUS_ADMIN_KEY") or derived_secret("janus-admin"),
+    "ADMIN_SECRET": os.environ.get("JANUS_ADMIN_SECRET") or derived_secret("janus-admin-api"),
     "ROOM_SECRET": os.environ.get("JANUS_ROOM_SECRET") or derived_secret("janus-room"),
     "TOKEN_SECRET": os.environ.get("JANUS_TOKEN_SECRET") or derived_secret("janus-token"),
     "TOKEN_TTL": int(os.environ.get("JANUS_TOKEN_TTL", str(6 * 3600))),

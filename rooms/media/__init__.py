@@ -27,6 +27,16 @@ class MediaError(Exception):
         self.code = code
 
 
+def listener_holder(participant_id: int) -> str:
+    """Whom a listener's media credentials name (so they can be found and ended)."""
+    return f"listener-{participant_id}"
+
+
+def speaker_holder(media_id: int) -> str:
+    """Whom a speaker's media credentials name: their server-assigned id in the mix."""
+    return f"speaker-{media_id}"
+
+
 @dataclass(frozen=True)
 class Rooms:
     """The rooms a media server holds now: speakers' rooms and listeners' mountpoints, by id."""
@@ -36,26 +46,36 @@ class Rooms:
 
 
 class MediaServer(Protocol):
-    def room_open(self, *, room_id: int, allowed: list[str], record_file: str | None = None) -> None:
-        """Create the room with ``allowed`` speaker tokens, its listeners' mountpoint and the
-        forward between them. Idempotent: parts that exist are kept."""
+    def room_open(self, *, room_id: int, allowed: list[str], pin: str, record_file: str | None = None) -> None:
+        """Create the room with ``allowed`` speaker secrets, its listeners' mountpoint (opened by
+        ``pin``) and the forward between them. Idempotent: parts that exist are kept."""
 
     def room_close(self, *, room_id: int) -> None:
         """Destroy the room and its mountpoint (whatever of them exists). Idempotent."""
 
-    def speaker_grant(self, *, room_id: int, token: str) -> None:
-        """Let the holder of ``token`` publish into the room."""
+    def room_sync(self, *, room_id: int, speakers: dict[int, bool], allowed: list[str]) -> dict:
+        """Put out of the mix everyone whose id is not in ``speakers``, mute those mapped to True,
+        and let only ``allowed`` secrets join. Returns ``{"kicked": [...], "muted": [...]}``."""
 
-    def speaker_revoke(self, *, room_id: int, token: str, participant_id: int) -> None:
-        """Take ``token`` off the room's list and put the participant out of the mix."""
+    def speaker_kick(self, *, room_id: int, participant_id: int) -> None:
+        """Put whoever is in the mix under this id out of it."""
 
-    def speaker_mute(self, *, room_id: int, participant_id: int, muted: bool) -> None:
-        """Server-side mute: silent for everyone, whatever their page does."""
+    def speaker_unmute(self, *, room_id: int, participant_id: int) -> None:
+        """Lift a server-side mute."""
+
+    def listeners_repin(self, *, room_id: int, pin: str) -> None:
+        """Change the PIN that opens the room's mountpoint."""
+
+    def holder_of(self, *, session_id: int, handle_id: int) -> str | None:
+        """Whom the credentials a media server connection was opened with name, if known."""
+
+    def revoke_sessions(self, *, holders: list[str]) -> int:
+        """End every connection opened with credentials naming one of ``holders``."""
 
     def rooms(self) -> Rooms:
         """What exists now, for reconciling the server with the database."""
 
-    def credentials(self, *, room_id: int, participant) -> dict:
+    def credentials(self, *, room_id: int, pin: str, participant) -> dict:
         """What a browser needs to listen (listener) or to speak (host, co-host, speaker)."""
 
 

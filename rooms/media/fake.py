@@ -7,7 +7,7 @@ test can read what the services made the media server do, and in what state they
 import threading
 from dataclasses import dataclass, field
 
-from . import MediaError, Rooms
+from . import MediaError, Rooms, listener_holder, speaker_holder
 
 
 @dataclass
@@ -17,11 +17,14 @@ class FakeRoom:
     mix: set[int] = field(default_factory=set)
     muted: set[int] = field(default_factory=set)
     record_file: str | None = None
+    pin: str = ""
 
 
 class FakeMediaServer:
     calls: list[tuple[str, dict]] = []
     room_state: dict[int, FakeRoom] = {}
+    # Connections a browser opened: session id -> whom its credentials name.
+    sessions: dict[int, str | None] = {}
     # Set to make every call fail, as an unreachable server would.
     failing: bool = False
     _lock = threading.Lock()
@@ -31,6 +34,7 @@ class FakeMediaServer:
         with cls._lock:
             cls.calls.clear()
             cls.room_state.clear()
+            cls.sessions.clear()
             cls.failing = False
 
     @classmethod
@@ -43,55 +47,85 @@ class FakeMediaServer:
         if self.failing:
             raise MediaError("The fake media server is failing on purpose.")
 
-    def room_open(self, *, room_id: int, allowed: list[str], record_file: str | None = None) -> None:
-        self._record("room_open", room_id=room_id, allowed=sorted(allowed), record_file=record_file)
-        room = self.room_state.setdefault(room_id, FakeRoom(record_file=record_file))
+    def room_open(self, *, room_id: int, allowed: list[str], pin: str, record_file: str | None = None) -> None:
+        self._record("room_open", room_id=room_id, allowed=sorted(allowed), pin=pin, record_file=record_file)
+        room = self.room_state.setdefault(room_id, FakeRoom(record_file=record_file, pin=pin))
         room.allowed |= set(allowed)
 
     def room_close(self, *, room_id: int) -> None:
         self._record("room_close", room_id=room_id)
         self.room_state.pop(room_id, None)
 
-    def speaker_grant(self, *, room_id: int, token: str) -> None:
-        self._record("speaker_grant", room_id=room_id, token=token)
-        if room_id in self.room_state:
-            self.room_state[room_id].allowed.add(token)
+    def room_sync(self, *, room_id: int, speakers: dict[int, bool], allowed: list[str]) -> dict:
+        self._record("room_sync", room_id=room_id, speakers=dict(speakers), allowed=sorted(allowed))
+        room = self.room_state.get(room_id)
+        if room is None:
+            return {"kicked": [], "muted": []}
+        room.allowed = set(allowed)
+        kicked = sorted(room.mix - set(speakers))
+        muted = sorted(i for i in room.mix & set(speakers) if speakers[i] and i not in room.muted)
+        room.mix -= set(kicked)
+        room.muted = (room.muted - set(kicked)) | set(muted)
+        return {"kicked": kicked, "muted": muted}
 
-    def speaker_revoke(self, *, room_id: int, token: str, participant_id: int) -> None:
-        self._record("speaker_revoke", room_id=room_id, token=token, participant_id=participant_id)
+    def speaker_kick(self, *, room_id: int, participant_id: int) -> None:
+        self._record("speaker_kick", room_id=room_id, participant_id=participant_id)
         room = self.room_state.get(room_id)
         if room is not None:
-            room.allowed.discard(token)
             room.mix.discard(participant_id)
             room.muted.discard(participant_id)
 
-    def speaker_mute(self, *, room_id: int, participant_id: int, muted: bool) -> None:
-        self._record("speaker_mute", room_id=room_id, participant_id=participant_id, muted=muted)
+    def speaker_unmute(self, *, room_id: int, participant_id: int) -> None:
+        self._record("speaker_unmute", room_id=room_id, participant_id=participant_id)
         room = self.room_state.get(room_id)
-        if room is not None and participant_id in room.mix:
-            (room.muted.add if muted else room.muted.discard)(participant_id)
+        if room is not None:
+            room.muted.discard(participant_id)
+
+    def listeners_repin(self, *, room_id: int, pin: str) -> None:
+        self._record("listeners_repin", room_id=room_id, pin=pin)
+        if room_id in self.room_state:
+            self.room_state[room_id].pin = pin
+
+    def holder_of(self, *, session_id: int, handle_id: int) -> str | None:
+        self._record("holder_of", session_id=session_id, handle_id=handle_id)
+        return self.sessions.get(session_id)
+
+    def revoke_sessions(self, *, holders: list[str]) -> int:
+        self._record("revoke_sessions", holders=sorted(holders))
+        ended = [session for session, holder in self.sessions.items() if holder in holders]
+        for session in ended:
+            del self.sessions[session]
+        return len(ended)
 
     def rooms(self) -> Rooms:
         self._record("rooms")
         ids = frozenset(self.room_state)
         return Rooms(speakers=ids, listeners=ids)
 
-    def credentials(self, *, room_id: int, participant) -> dict:
+    def credentials(self, *, room_id: int, pin: str, participant) -> dict:
         common = {"server": "", "ws_port": 0, "room": room_id}
-        if participant.is_speaking_role and participant.media_token:
+        if participant.is_speaking_role and participant.media_token and participant.media_id:
             return common | {
                 "kind": "speaker",
-                "token": f"fake-speaker-{room_id}",
+                "token": f"fake-{speaker_holder(participant.media_id)}",
                 "participant_token": participant.media_token,
-                "participant_id": participant.pk,
+                "participant_id": participant.media_id,
                 "display": participant.uid,
                 "muted": participant.muted,
             }
-        return common | {"kind": "listener", "token": f"fake-listener-{room_id}", "mountpoint": room_id}
+        return common | {"kind": "listener", "token": f"fake-{listener_holder(participant.pk)}", "mountpoint": room_id, "pin": pin}
 
-    # What a browser would do: join the mix with a token (the tests' speaker).
-    def join_mix(self, *, room_id: int, token: str, participant_id: int) -> None:
+    # What a browser would do: join the mix with a secret, under an id, from a session opened
+    # with credentials naming ``holder`` (the tests' speaker, honest or not); unmute themself.
+    def join_mix(self, *, room_id: int, token: str, participant_id: int, session_id: int = 0, holder: str | None = None) -> None:
         room = self.room_state.get(room_id)
         if room is None or token not in room.allowed:
             raise MediaError("Not in the allowed list.", code=499)
+        if participant_id in room.mix:
+            raise MediaError("User ID exists.", code=490)
         room.mix.add(participant_id)
+        if session_id:
+            self.sessions[session_id] = holder
+
+    def self_unmute(self, *, room_id: int, participant_id: int) -> None:
+        self.room_state[room_id].muted.discard(participant_id)

@@ -1,15 +1,23 @@
-"""Janus as the media server: the one module that speaks Janus's HTTP API.
+"""Janus as the media server: the one module that speaks Janus's HTTP and admin APIs.
 
 A live Space has an AudioBridge room (Opus, 48 kHz) where its speakers talk, and a Streaming
 mountpoint with the same id that the room's mix is ``rtp_forward``-ed to; listeners watch the
-mountpoint, so the mix is encoded once for all of them. Only people the app put on stage can
-publish: their ``Participant.media_token`` is in the room's ``allowed`` list while they are on it.
-Browsers reach Janus with HMAC-signed, expiring tokens (``sign_token``) that name only the plugins
-their role needs.
+mountpoint, so the mix is encoded once for all of them. Ids are random (``Space.media_room_id``),
+rooms and mountpoints are private (not listed) and carry a per-room secret; watching needs the
+Space's PIN. The mountpoint listens on a port Janus picks itself in its own range, bound to
+``FORWARD_IFACE`` (loopback), so no two Spaces share a port and nobody off the machine can send
+audio into one.
+
+Browsers reach Janus with HMAC-signed, expiring tokens (``sign_token``) naming the one plugin
+their role needs and who holds them (``listener-<participant>`` or ``speaker-<media id>``). Janus
+cannot revoke a signed token, so the app makes them worthless instead: a speaker's seat is their
+``allowed`` token and their server-assigned id (both go when they leave the stage); a listener's is
+the PIN (changed when one is removed). ``holder_of`` reads which token a Janus handle was opened
+with (admin API), so a join under somebody else's id is caught, and ``revoke_sessions`` ends every
+Janus session of a holder.
 
 Every call runs in a Celery task after the database committed (``rooms.services.media``): a
-failure raises ``MediaError`` there, the task retries, and the periodic reconcile repairs whatever
-is still off.
+failure raises ``MediaError`` there and the task retries; the periodic reconcile repairs the rest.
 """
 
 import base64
@@ -23,37 +31,45 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 
-from . import MediaError, Rooms
+from . import MediaError, Rooms, listener_holder, speaker_holder
 
 logger = logging.getLogger(__name__)
 
 AUDIOBRIDGE = "janus.plugin.audiobridge"
 STREAMING = "janus.plugin.streaming"
 OPUS_PT = 111
-# Janus error codes meaning "already there" / "not there": fine for idempotent calls.
-AUDIOBRIDGE_EXISTS, AUDIOBRIDGE_NO_SUCH_ROOM = 486, 485
+# Janus error codes meaning "already there" / "not there".
+AUDIOBRIDGE_EXISTS, AUDIOBRIDGE_NO_SUCH_ROOM, AUDIOBRIDGE_NO_SUCH_USER = 486, 485, 487
 STREAMING_EXISTS, STREAMING_NO_SUCH_MOUNTPOINT = 456, 455
+JANUS_NO_SUCH_SESSION, JANUS_NO_SUCH_HANDLE = 458, 459
 
 
 def config() -> dict:
     return settings.JANUS
 
 
-def sign_token(plugins: list[str], ttl: int | None = None) -> str:
-    """A Janus token: ``<expiry>,janus,<plugin>...:<base64 HMAC-SHA1>`` (Janus's token_auth)."""
+def sign_token(plugins: list[str], ttl: int | None = None, holder: str | None = None) -> str:
+    """A Janus token: ``<expiry>,janus,<plugin>...[,<holder>]:<base64 HMAC-SHA1>`` (Janus's
+    token_auth). Janus checks the expiry and the plugins; the holder is for ``holder_of``."""
     expiry = int(time.time()) + (ttl or config()["TOKEN_TTL"])
-    body = ",".join([str(expiry), "janus", *plugins])
+    body = ",".join([str(expiry), "janus", *plugins, *([holder] if holder else [])])
     signature = hmac.new(config()["TOKEN_SECRET"].encode(), body.encode(), hashlib.sha1).digest()
     return f"{body}:{base64.b64encode(signature).decode()}"
 
 
+def token_holder(token: str) -> str | None:
+    """Who a token was issued to, if this app signed it (and it has not been tampered with)."""
+    body, _, signature = token.rpartition(":")
+    expected = hmac.new(config()["TOKEN_SECRET"].encode(), body.encode(), hashlib.sha1).digest()
+    if not body or not hmac.compare_digest(signature, base64.b64encode(expected).decode()):
+        return None
+    items = body.split(",")[2:]
+    holders = [item for item in items if not item.startswith("janus.plugin.")]
+    return holders[0] if holders else None
+
+
 def room_secret(room_id: int) -> str:
     return hmac.new(config()["ROOM_SECRET"].encode(), str(room_id).encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def forward_port(room_id: int) -> int:
-    """The mountpoint's RTP port: even ports from FORWARD_PORT_BASE, outside Janus's own range."""
-    return config()["FORWARD_PORT_BASE"] + 2 * (room_id % (config()["FORWARD_PORT_COUNT"] // 2))
 
 
 @dataclass
@@ -85,10 +101,14 @@ class PluginSession:
         return event[0] if isinstance(event, list) and event else event
 
 
-def _post(http: requests.Session, path: str, payload: dict) -> dict:
-    payload = {**payload, "transaction": secrets.token_hex(8), "token": sign_token([AUDIOBRIDGE, STREAMING], 60)}
+def _post(http: requests.Session, path: str, payload: dict, *, admin: bool = False) -> dict:
+    payload = {**payload, "transaction": secrets.token_hex(8)}
+    if admin:
+        url, payload["admin_secret"] = config()["ADMIN_URL"] + path, config()["ADMIN_SECRET"]
+    else:
+        url, payload["token"] = config()["URL"] + path, sign_token([AUDIOBRIDGE, STREAMING], 60)
     try:
-        response = http.post(config()["URL"] + path, json=payload, timeout=config()["TIMEOUT"])
+        response = http.post(url, json=payload, timeout=config()["TIMEOUT"])
         reply = response.json()
     except (requests.RequestException, ValueError) as error:
         raise MediaError(f"Janus is unreachable: {error}") from error
@@ -120,134 +140,233 @@ class plugin:
         return False
 
 
-def _admin(body: dict, room_id: int) -> dict:
-    return {**body, "admin_key": config()["ADMIN_KEY"], "secret": room_secret(room_id)}
+def _admin_request(path: str, body: dict) -> dict:
+    with requests.Session() as http:
+        return _post(http, path, body, admin=True)
 
 
-def participant_ids(bridge: PluginSession, room_id: int) -> set[int]:
+def _secret(body: dict, room_id: int, *, create: bool = False) -> dict:
+    extra = {"admin_key": config()["ADMIN_KEY"]} if create else {}
+    return {**body, **extra, "secret": room_secret(room_id)}
+
+
+def participants(bridge: PluginSession, room_id: int) -> dict[int, bool]:
+    """Who is in the room's mix now: id -> muted."""
     try:
         listing = bridge.message({"request": "listparticipants", "room": room_id})
     except MediaError as error:
         if error.code == AUDIOBRIDGE_NO_SUCH_ROOM:
-            return set()
+            return {}
         raise
-    return {p["id"] for p in listing.get("participants", [])}
+    return {p["id"]: bool(p.get("muted")) for p in listing.get("participants", [])}
+
+
+def _ignore_missing(call, *codes: int) -> None:
+    try:
+        call()
+    except MediaError as error:
+        if error.code not in codes:
+            raise
 
 
 class JanusMediaServer:
     """``rooms.media.MediaServer`` on Janus (AudioBridge + Streaming), over its HTTP API."""
 
-    def room_open(self, *, room_id: int, allowed: list[str], record_file: str | None = None) -> None:
+    def room_open(self, *, room_id: int, allowed: list[str], pin: str, record_file: str | None = None) -> None:
         """Create the AudioBridge room, its Streaming mountpoint, and the forward between them.
-        Idempotent: parts that exist already are kept."""
+        Idempotent: parts that exist already are kept, once Janus confirmed they are this room's."""
         with plugin(AUDIOBRIDGE) as bridge:
-            create = _admin(
-                {
-                    "request": "create",
-                    "room": room_id,
-                    "description": f"space-{room_id}",
-                    "sampling_rate": 48000,
-                    "audiolevel_event": True,
-                    "audio_active_packets": 50,
-                    "audio_level_average": 60,
-                    "allowed": allowed,
-                },
-                room_id,
-            )
-            if record_file:
-                create |= {"record": True, "record_file": record_file}
-            try:
-                bridge.message(create)
-            except MediaError as error:
-                if error.code != AUDIOBRIDGE_EXISTS:
-                    raise
+            self._bridge_open(bridge, room_id, allowed, record_file)
             with plugin(STREAMING) as streaming:
-                try:
-                    streaming.message(
-                        _admin(
-                            {
-                                "request": "create",
-                                "type": "rtp",
-                                "id": room_id,
-                                "description": f"space-{room_id}",
-                                "media": [{"type": "audio", "mid": "a", "port": forward_port(room_id), "pt": OPUS_PT, "codec": "opus"}],
-                            },
-                            room_id,
-                        )
-                    )
-                except MediaError as error:
-                    if error.code != STREAMING_EXISTS:
-                        raise
-            forwarders = bridge.message({"request": "listforwarders", "room": room_id, "secret": room_secret(room_id)})
-            if not forwarders.get("rtp_forwarders"):
-                bridge.message(
-                    {
-                        "request": "rtp_forward",
-                        "room": room_id,
-                        "secret": room_secret(room_id),
-                        "host": "127.0.0.1",
-                        "port": forward_port(room_id),
-                        "codec": "opus",
-                        "ptype": OPUS_PT,
-                    }
+                port = self._mountpoint_open(streaming, room_id, pin)
+            self._forward(bridge, room_id, port)
+
+    def _bridge_open(self, bridge: PluginSession, room_id: int, allowed: list[str], record_file: str | None) -> None:
+        create = _secret(
+            {
+                "request": "create",
+                "room": room_id,
+                "description": f"space-{room_id}",
+                "is_private": True,
+                "sampling_rate": 48000,
+                "audiolevel_event": True,
+                "audio_active_packets": 50,
+                "audio_level_average": 60,
+                "allowed": allowed,
+            },
+            room_id,
+            create=True,
+        )
+        if record_file:
+            create |= {"record": True, "record_file": record_file}
+        try:
+            bridge.message(create)
+        except MediaError as error:
+            if error.code != AUDIOBRIDGE_EXISTS:
+                raise
+            # It exists: ours only if it takes our secret (an admin request on it succeeds).
+            bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))
+
+    def _mountpoint_open(self, streaming: PluginSession, room_id: int, pin: str) -> int:
+        """Make the mountpoint (Janus picks its port: port 0) and return the port it listens on."""
+        media = [{"type": "audio", "mid": "a", "port": 0, "pt": OPUS_PT, "codec": "opus", "iface": config()["FORWARD_IFACE"]}]
+        create = {
+            "request": "create",
+            "type": "rtp",
+            "id": room_id,
+            "description": f"space-{room_id}",
+            "is_private": True,
+            "pin": pin,
+            "media": media,
+        }
+        try:
+            created = streaming.message(_secret(create, room_id, create=True))
+        except MediaError as error:
+            if error.code != STREAMING_EXISTS:
+                raise
+        else:
+            ports = created.get("stream", {}).get("ports") or []
+            if ports and ports[0].get("port"):
+                return ports[0]["port"]
+        # Exists (or Janus did not say the port): confirm it is ours, with our secret, and read it.
+        info = streaming.message({"request": "info", "id": room_id, "secret": room_secret(room_id)}).get("info", {})
+        if "pin" not in info and "secret" not in info:
+            raise MediaError(f"Mountpoint {room_id} exists but does not take this room's secret.")
+        if info.get("pin") != pin:
+            streaming.message({"request": "edit", "id": room_id, "secret": room_secret(room_id), "new_pin": pin})
+        streams = info.get("media") or []
+        port = streams[0].get("port") if streams else None
+        if not port:
+            raise MediaError(f"Mountpoint {room_id} reports no port.")
+        return port
+
+    def _forward(self, bridge: PluginSession, room_id: int, port: int) -> None:
+        """Exactly one forward of the room's mix, to the mountpoint's port."""
+        listing = bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))
+        forwarding = False
+        for forwarder in listing.get("rtp_forwarders", []):
+            if forwarder.get("port") == port and not forwarding:
+                forwarding = True
+                continue
+            bridge.message(_secret({"request": "stop_rtp_forward", "room": room_id, "stream_id": forwarder["stream_id"]}, room_id))
+        if not forwarding:
+            bridge.message(
+                _secret(
+                    {"request": "rtp_forward", "room": room_id, "host": config()["FORWARD_IFACE"], "port": port,
+                     "codec": "opus", "ptype": OPUS_PT},
+                    room_id,
                 )
+            )
 
     def room_close(self, *, room_id: int) -> None:
         """Destroy the room and its mountpoint (whatever of them exists)."""
         with plugin(AUDIOBRIDGE) as bridge:
-            try:
-                bridge.message({"request": "destroy", "room": room_id, "secret": room_secret(room_id)})
-            except MediaError as error:
-                if error.code != AUDIOBRIDGE_NO_SUCH_ROOM:
-                    raise
+            _ignore_missing(lambda: bridge.message(_secret({"request": "destroy", "room": room_id}, room_id)), AUDIOBRIDGE_NO_SUCH_ROOM)
         with plugin(STREAMING) as streaming:
-            try:
-                streaming.message({"request": "destroy", "id": room_id, "secret": room_secret(room_id)})
-            except MediaError as error:
-                if error.code != STREAMING_NO_SUCH_MOUNTPOINT:
-                    raise
-
-    def speaker_grant(self, *, room_id: int, token: str) -> None:
-        with plugin(AUDIOBRIDGE) as bridge:
-            bridge.message(
-                {"request": "allowed", "room": room_id, "secret": room_secret(room_id), "action": "add", "allowed": [token]}
+            _ignore_missing(
+                lambda: streaming.message(_secret({"request": "destroy", "id": room_id}, room_id)), STREAMING_NO_SUCH_MOUNTPOINT
             )
 
-    def speaker_revoke(self, *, room_id: int, token: str, participant_id: int) -> None:
-        """Take the token off the room's list and kick the person out of the mix."""
+    def room_sync(self, *, room_id: int, speakers: dict[int, bool], allowed: list[str]) -> dict:
+        """Make the room's mix match the app: only ``speakers`` (media id -> muted by the host)
+        are in it, everyone the host muted is muted, and only ``allowed`` tokens may join. A
+        speaker's own mute (not the host's) is theirs to lift, so nobody is unmuted here."""
+        kicked, muted = [], []
         with plugin(AUDIOBRIDGE) as bridge:
-            if token:
-                bridge.message(
-                    {"request": "allowed", "room": room_id, "secret": room_secret(room_id), "action": "remove", "allowed": [token]}
-                )
-            if participant_id in participant_ids(bridge, room_id):
-                bridge.message({"request": "kick", "room": room_id, "secret": room_secret(room_id), "id": participant_id})
+            # The allowed list first, so that nobody kicked can come straight back.
+            # ("enable" keeps the token check on and answers the list as it is.)
+            reply = bridge.message(_secret({"request": "allowed", "room": room_id, "action": "enable"}, room_id))
+            present = set(reply.get("allowed", []))
+            extra, missing = sorted(present - set(allowed)), sorted(set(allowed) - present)
+            if extra:
+                bridge.message(_secret({"request": "allowed", "room": room_id, "action": "remove", "allowed": extra}, room_id))
+            if missing:
+                bridge.message(_secret({"request": "allowed", "room": room_id, "action": "add", "allowed": missing}, room_id))
+            for participant_id, is_muted in participants(bridge, room_id).items():
+                if participant_id not in speakers:
+                    _ignore_missing(
+                        lambda: bridge.message(_secret({"request": "kick", "room": room_id, "id": participant_id}, room_id)),
+                        AUDIOBRIDGE_NO_SUCH_USER,
+                    )
+                    kicked.append(participant_id)
+                elif speakers[participant_id] and not is_muted:
+                    _ignore_missing(
+                        lambda: bridge.message(_secret({"request": "mute", "room": room_id, "id": participant_id}, room_id)),
+                        AUDIOBRIDGE_NO_SUCH_USER,
+                    )
+                    muted.append(participant_id)
+        return {"kicked": kicked, "muted": muted}
 
-    def speaker_mute(self, *, room_id: int, participant_id: int, muted: bool) -> None:
-        """Server-side mute: the speaker is silent for everyone whatever their page does."""
+    def speaker_kick(self, *, room_id: int, participant_id: int) -> None:
         with plugin(AUDIOBRIDGE) as bridge:
-            if participant_id in participant_ids(bridge, room_id):
-                bridge.message(
-                    {"request": "mute" if muted else "unmute", "room": room_id, "secret": room_secret(room_id), "id": participant_id}
-                )
+            _ignore_missing(
+                lambda: bridge.message(_secret({"request": "kick", "room": room_id, "id": participant_id}, room_id)),
+                AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM,
+            )
+
+    def speaker_unmute(self, *, room_id: int, participant_id: int) -> None:
+        """The host lifted their mute: the speaker is heard again."""
+        with plugin(AUDIOBRIDGE) as bridge:
+            _ignore_missing(
+                lambda: bridge.message(_secret({"request": "unmute", "room": room_id, "id": participant_id}, room_id)),
+                AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM,
+            )
+
+    def listeners_repin(self, *, room_id: int, pin: str) -> None:
+        """A new PIN for the mountpoint: whoever knows only the old one cannot watch again."""
+        with plugin(STREAMING) as streaming:
+            streaming.message({"request": "edit", "id": room_id, "secret": room_secret(room_id), "new_pin": pin})
+
+    def holder_of(self, *, session_id: int, handle_id: int) -> str | None:
+        """Who holds the token a Janus handle was opened with (None if it is gone or not ours)."""
+        try:
+            info = _admin_request(f"/{session_id}/{handle_id}", {"janus": "handle_info"}).get("info", {})
+        except MediaError as error:
+            if error.code in (JANUS_NO_SUCH_SESSION, JANUS_NO_SUCH_HANDLE):
+                return None
+            raise
+        return token_holder(info.get("token") or "")
+
+    def revoke_sessions(self, *, holders: list[str]) -> int:
+        """End every Janus session with a handle opened by one of ``holders``: their PeerConnections
+        close at once. Walks Janus's sessions (admin API); removals and blocks are rare."""
+        wanted, ended = set(holders), 0
+        for session_id in _admin_request("", {"janus": "list_sessions"}).get("sessions", []):
+            try:
+                handles = _admin_request(f"/{session_id}", {"janus": "list_handles"}).get("handles", [])
+                for handle_id in handles:
+                    if self.holder_of(session_id=session_id, handle_id=handle_id) in wanted:
+                        _admin_request(f"/{session_id}", {"janus": "destroy_session"})
+                        ended += 1
+                        break
+            except MediaError as error:
+                if error.code not in (JANUS_NO_SUCH_SESSION, JANUS_NO_SUCH_HANDLE):
+                    raise
+        return ended
 
     def rooms(self) -> Rooms:
+        admin = {"admin_key": config()["ADMIN_KEY"]}
         with plugin(AUDIOBRIDGE) as bridge:
-            bridged = {r["room"] for r in bridge.message({"request": "list", "admin_key": config()["ADMIN_KEY"]}).get("list", [])}
+            bridged = {r["room"] for r in bridge.message({"request": "list", **admin}).get("list", [])}
         with plugin(STREAMING) as streaming:
-            mounted = {m["id"] for m in streaming.message({"request": "list", "admin_key": config()["ADMIN_KEY"]}).get("list", [])}
+            mounted = {m["id"] for m in streaming.message({"request": "list", **admin}).get("list", [])}
         return Rooms(speakers=frozenset(bridged), listeners=frozenset(mounted))
 
-    def credentials(self, *, room_id: int, participant) -> dict:
+    def credentials(self, *, room_id: int, pin: str, participant) -> dict:
         """What this person's browser needs to hear (listener) or to speak (host, co-host, speaker)."""
         common = {"server": config()["PUBLIC_URL"], "ws_port": config()["WS_PORT"], "room": room_id}
-        if participant.is_speaking_role and participant.media_token:
+        if participant.is_speaking_role and participant.media_token and participant.media_id:
             return common | {
                 "kind": "speaker",
-                "token": sign_token([AUDIOBRIDGE]),
+                "token": sign_token([AUDIOBRIDGE], holder=speaker_holder(participant.media_id)),
                 "participant_token": participant.media_token,
-                "participant_id": participant.pk,
+                "participant_id": participant.media_id,
                 "display": participant.uid,
                 "muted": participant.muted,
             }
-        return common | {"kind": "listener", "token": sign_token([STREAMING]), "mountpoint": room_id}
+        return common | {
+            "kind": "listener",
+            "token": sign_token([STREAMING], holder=listener_holder(participant.pk)),
+            "mountpoint": room_id,
+            "pin": pin,
+        }

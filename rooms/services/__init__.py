@@ -16,12 +16,14 @@ from .attendance import presence_sweep, space_join, space_leave, space_presence_
 from .lifecycle import space_cancel, space_create, space_end, space_go_live, space_reschedule, space_update
 from .locks import lock_participant, lock_space
 from .media import (
+    media_join_check,
+    media_listeners_repin,
     media_reconcile,
     media_room_close,
     media_room_open,
-    media_speaker_grant,
-    media_speaker_mute,
-    media_speaker_revoke,
+    media_room_sync,
+    media_sessions_revoke,
+    media_speaker_unmute,
 )
 from .reactions import REACTIONS, reaction_send
 from .recording import replays_expire, space_replay_attach, space_replay_delete
@@ -51,9 +53,11 @@ __all__ = [
     "media_reconcile",
     "media_room_close",
     "media_room_open",
-    "media_speaker_grant",
-    "media_speaker_mute",
-    "media_speaker_revoke",
+    "media_join_check",
+    "media_listeners_repin",
+    "media_room_sync",
+    "media_sessions_revoke",
+    "media_speaker_unmute",
     "participant_remove",
     "participant_set_muted",
     "participant_set_role",

@@ -119,6 +119,7 @@ def _seat_host(space: Space, *, absent_since=None) -> Participant:
             "role": Role.HOST,
             "display_name": space.host.get_username(),
             "media_token": media.new_speaker_token(),
+            "media_id": media.new_media_id(),
             "left_at": absent_since,
         },
     )

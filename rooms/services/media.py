@@ -1,11 +1,18 @@
-"""Making the media server follow the database.
+"""Making the media server obey the database.
 
-A service that changes who may speak, or who is muted, calls one of the ``*_on_commit``
-functions inside its transaction; once it commits, a Celery task (``rooms.tasks``) carries the
-change to the media server. Web and websocket threads never wait on the media server: a slow or
-dead one delays audio changes, never pages or frames. Each task re-reads what the database wants
-now, so tasks that run late, twice or out of order do no harm (a grant for a token that was
-revoked meanwhile is skipped), and ``media_reconcile`` repairs the rooms themselves periodically.
+The database holds the desired state of every live Space's audio: who is on stage (with the
+secret and the id the server gave each seat), who the host muted, and the PIN of the listeners'
+mountpoint. ``media_room_sync`` makes a room match it: anyone in the mix who is not a current
+speaker under their own id is put out (duplicates, impostors, the demoted), everyone the host muted
+is muted, and only current speakers' secrets open the room. It runs after every change of the
+stage, on every Janus event that can change the mix (joined, configured, left: see
+``rooms.janus_events``) and periodically (``media_reconcile``), so a client that misbehaves is
+undone within moments, whatever it sends.
+
+A service that changes the stage calls one of the ``*_on_commit`` functions inside its
+transaction; once it commits, a Celery task (``rooms.tasks``) does the media work. Web and
+websocket threads never wait on the media server. Each task re-reads the database, so tasks that
+run late, twice or out of order do no harm.
 """
 
 import logging
@@ -21,6 +28,8 @@ from .recording import recording_path, space_replay_attach
 
 logger = logging.getLogger(__name__)
 State = Space.State
+# Janus ids are integers; under 2**52 they survive JavaScript's numbers.
+MEDIA_ID_LIMIT = 2**52
 
 
 def new_speaker_token() -> str:
@@ -28,10 +37,27 @@ def new_speaker_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def new_media_id() -> int:
+    return 1 + secrets.randbelow(MEDIA_ID_LIMIT - 1)
+
+
+def seat_on_stage(participant: Participant) -> list[str]:
+    """Give someone coming on stage a fresh secret and server-assigned id; returns the fields."""
+    participant.media_token = new_speaker_token()
+    participant.media_id = new_media_id()
+    return ["media_token", "media_id"]
+
+
+def clear_seat(participant: Participant) -> list[str]:
+    participant.media_token = ""
+    participant.media_id = None
+    return ["media_token", "media_id"]
+
+
 def _queue_on_commit(task: str, *args) -> None:
     """Queue ``rooms.tasks.<task>`` once the transaction commits. Queued by name: the tasks
     import the services, never the other way round. A broker that is down loses the call; the
-    periodic reconcile opens and closes rooms again, and the next change of a person repeats theirs."""
+    periodic reconcile then brings every live room back to what the database says."""
 
     def send():
         try:
@@ -43,9 +69,13 @@ def _queue_on_commit(task: str, *args) -> None:
 
 
 def room_open_on_commit(space: Space) -> None:
-    """Give a Space that goes live its media room id now; the room is made once this commits."""
-    space.media_room_id = space.pk
-    space.save(update_fields=["media_room_id"])
+    """Give a Space that goes live a random media room id and listeners' PIN; the room is made
+    once this commits."""
+    room_id = new_media_id()
+    while Space.objects.filter(media_room_id=room_id).exists():  # 2**52 ids: practically never
+        room_id = new_media_id()
+    space.media_room_id, space.media_pin = room_id, secrets.token_hex(16)
+    space.save(update_fields=["media_room_id", "media_pin"])
     _queue_on_commit("media_room_open_task", space.pk)
 
 
@@ -54,37 +84,71 @@ def room_close_on_commit(space: Space) -> None:
         _queue_on_commit("media_room_close_task", space.pk)
 
 
-def speaker_grant_on_commit(space: Space, participant: Participant) -> None:
-    if space.media_room_id and participant.media_token:
-        _queue_on_commit("media_speaker_grant_task", participant.pk, participant.media_token)
+def stage_changed_on_commit(space: Space) -> None:
+    """Someone came on stage or was muted: the room follows."""
+    if space.media_room_id:
+        _queue_on_commit("media_room_sync_task", space.pk)
 
 
 def speaker_revoke_on_commit(space: Space, participant: Participant) -> None:
-    """Call before the participant's token is cleared: the revoke needs it."""
+    """Call before the seat is cleared: the room drops their secret and id, and their Janus
+    sessions are ended."""
     if space.media_room_id:
-        _queue_on_commit("media_speaker_revoke_task", space.media_room_id, participant.media_token, participant.pk)
+        _queue_on_commit("media_room_sync_task", space.pk)
+        if participant.media_id:
+            _queue_on_commit("media_sessions_revoke_task", [media.speaker_holder(participant.media_id)])
+
+
+def listener_revoke_on_commit(space: Space, participant: Participant) -> None:
+    """A removed or blocked person: the mountpoint's PIN changes (so what they hold no longer opens
+    it) and their Janus sessions are ended. Everyone else keeps listening; their next credentials
+    carry the new PIN."""
+    if not space.media_room_id:
+        return
+    space.media_pin = secrets.token_hex(16)
+    space.save(update_fields=["media_pin"])
+    _queue_on_commit("media_listeners_repin_task", space.pk)
+    _queue_on_commit("media_sessions_revoke_task", [media.listener_holder(participant.pk)])
 
 
 def speaker_mute_on_commit(space: Space, participant: Participant) -> None:
-    """Also for a speaker who (re)joined the mix: the server-side mute is applied again."""
-    if space.media_room_id:
-        _queue_on_commit("media_speaker_mute_task", participant.pk)
+    """The host muted (the sync mutes them in the mix) or unmuted them (lifted in the mix)."""
+    if not space.media_room_id:
+        return
+    if participant.muted:
+        stage_changed_on_commit(space)
+    else:
+        _queue_on_commit("media_speaker_unmute_task", participant.pk)
 
 
 # --- what the tasks do (each raises MediaError for the task to retry) --------------------------
 
 
-def media_room_open(*, space_id: int) -> bool:
-    """Create (or complete) a live Space's media room, with everyone on stage allowed in."""
+def _live(space_id: int) -> Space | None:
     space = Space.objects.filter(pk=space_id).first()
     if space is None or space.state != State.LIVE or not space.media_room_id or not media.enabled():
+        return None
+    return space
+
+
+def _stage(space: Space) -> tuple[dict[int, bool], list[str]]:
+    """What the room should be: speakers' ids (-> muted by the host) and their secrets."""
+    seats = space.participants.on_stage().exclude(media_token="").filter(media_id__isnull=False)
+    rows = list(seats.values_list("media_id", "muted", "media_token"))
+    return {media_id: muted for media_id, muted, _ in rows}, [token for _, _, token in rows]
+
+
+def media_room_open(*, space_id: int) -> bool:
+    """Create (or complete) a live Space's media room, with everyone on stage allowed in."""
+    space = _live(space_id)
+    if space is None:
         return False
-    tokens = list(space.participants.on_stage().exclude(media_token="").values_list("media_token", flat=True))
+    _, tokens = _stage(space)
     record_file = None
     if space.record:
         recording_path(space).parent.mkdir(parents=True, exist_ok=True)
         record_file = str(recording_path(space))
-    media.media_server().room_open(room_id=space.media_room_id, allowed=tokens, record_file=record_file)
+    media.media_server().room_open(room_id=space.media_room_id, allowed=tokens, pin=space.media_pin, record_file=record_file)
     return True
 
 
@@ -99,58 +163,76 @@ def media_room_close(*, space_id: int) -> bool:
     return True
 
 
-def media_speaker_grant(*, participant_id: int, token: str) -> bool:
-    """Let a new speaker into the mix, if that token is still theirs and they are still on stage."""
+def media_room_sync(*, space_id: int) -> dict | None:
+    """Make a live Space's mix match its stage (see the module's docstring)."""
+    space = _live(space_id)
+    if space is None:
+        return None
+    speakers, tokens = _stage(space)
+    done = media.media_server().room_sync(room_id=space.media_room_id, speakers=speakers, allowed=tokens)
+    if done.get("kicked") or done.get("muted"):
+        logger.info("Space %s: media room corrected %s", space.code, done)
+    return done
+
+
+def media_join_check(*, room_id: int, media_id: int, session_id: int, handle_id: int) -> dict | None:
+    """Someone joined a room's mix as ``media_id``: put them out unless the Janus handle they
+    joined from was opened with that very speaker's token, then bring the room in line."""
+    space = Space.objects.filter(media_room_id=room_id, state=State.LIVE).first()
+    if space is None or not media.enabled():
+        return None
+    server = media.media_server()
+    holder = server.holder_of(session_id=session_id, handle_id=handle_id)
+    if holder is not None and holder != media.speaker_holder(media_id):
+        logger.warning("Space %s: %s joined the mix as %s; put out", space.code, holder, media_id)
+        server.speaker_kick(room_id=room_id, participant_id=media_id)
+    return media_room_sync(space_id=space.pk)
+
+
+def media_speaker_unmute(*, participant_id: int) -> bool:
+    """The host lifted a speaker's mute: lift it in the mix, if it is still lifted now."""
     participant = Participant.objects.select_related("space").filter(pk=participant_id).first()
-    if (
-        participant is None
-        or participant.media_token != token
-        or not participant.is_speaking_role
-        or participant.space.state != State.LIVE
-        or not media.enabled()
-    ):
+    if participant is None or participant.muted or not participant.media_id or _live(participant.space_id) is None:
         return False
-    media.media_server().speaker_grant(room_id=participant.space.media_room_id, token=token)
+    media.media_server().speaker_unmute(room_id=participant.space.media_room_id, participant_id=participant.media_id)
     return True
 
 
-def media_speaker_revoke(*, room_id: int, token: str, participant_id: int) -> bool:
-    """Take a former speaker's token off the room and put them out of the mix. Always safe."""
+def media_listeners_repin(*, space_id: int) -> bool:
+    space = _live(space_id)
+    if space is None:
+        return False
+    media.media_server().listeners_repin(room_id=space.media_room_id, pin=space.media_pin)
+    return True
+
+
+def media_sessions_revoke(*, holders: list[str]) -> int:
     if not media.enabled():
-        return False
-    media.media_server().speaker_revoke(room_id=room_id, token=token, participant_id=participant_id)
-    return True
-
-
-def media_speaker_mute(*, participant_id: int) -> bool:
-    """Make the server-side mute match the participant's ``muted`` as it is now."""
-    participant = Participant.objects.select_related("space").filter(pk=participant_id).first()
-    if participant is None or participant.space.state != State.LIVE or not media.enabled():
-        return False
-    media.media_server().speaker_mute(
-        room_id=participant.space.media_room_id,
-        participant_id=participant.pk,
-        muted=participant.muted and participant.is_speaking_role,
-    )
-    return True
+        return 0
+    return media.media_server().revoke_sessions(holders=holders)
 
 
 def media_reconcile() -> dict:
-    """Make the media server's rooms match the database: a room for every live Space (after a
-    media server restart, say), none for Spaces that are over. Idempotent; run periodically."""
+    """Make the media server match the database: a room for every live Space (after a media
+    server restart, say) with its stage in line, none for Spaces that are over. Idempotent; the
+    beat runs it every few seconds."""
     if not media.enabled():
         return {"reachable": False}
+    server = media.media_server()
     try:
-        existing = media.media_server().rooms()
+        existing = server.rooms()
     except media.MediaError:
         return {"reachable": False}
     live = dict(Space.objects.filter(state=State.LIVE, media_room_id__isnull=False).values_list("media_room_id", "pk"))
-    opened = [space_id for room, space_id in live.items() if room not in existing.speakers or room not in existing.listeners]
-    for space_id in opened:
-        media_room_open(space_id=space_id)
+    opened, corrected = [], 0
+    for room, space_id in live.items():
+        if room not in existing.speakers or room not in existing.listeners:
+            media_room_open(space_id=space_id)
+            opened.append(space_id)
+        done = media_room_sync(space_id=space_id) or {}
+        corrected += len(done.get("kicked", [])) + len(done.get("muted", []))
     over = Space.objects.filter(media_room_id__in=existing.speakers | existing.listeners).exclude(state=State.LIVE)
     closed = list(over.values_list("media_room_id", flat=True))
     for room_id in closed:
-        media.media_server().room_close(room_id=room_id)
-    return {"reachable": True, "opened": len(opened), "closed": len(closed)}
-
+        server.room_close(room_id=room_id)
+    return {"reachable": True, "opened": len(opened), "closed": len(closed), "corrected": corrected}

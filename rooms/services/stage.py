@@ -37,9 +37,8 @@ def step_off_stage(space: Space, participant: Participant) -> list[str]:
         media.speaker_revoke_on_commit(space, participant)
     participant.role = Role.LISTENER
     participant.hand_raised_at = None
-    participant.media_token = ""
     participant.muted = False
-    return ["role", "hand_raised_at", "media_token", "muted"]
+    return ["role", "hand_raised_at", "muted", *media.clear_seat(participant)]
 
 
 # --- requests to speak -------------------------------------------------------------------------
@@ -130,11 +129,11 @@ def participant_set_role(*, space: Space, actor, participant: Participant, role:
         if role == Role.LISTENER:
             changed = step_off_stage(space, participant)
         else:
-            changed = ["role", "hand_raised_at", "quiet", "media_token"]
+            changed = ["role", "hand_raised_at", "quiet"]
             participant.role, participant.hand_raised_at, participant.quiet = role, None, False
             if previous == Role.LISTENER:
-                participant.media_token = media.new_speaker_token()
-                media.speaker_grant_on_commit(space, participant)
+                changed += media.seat_on_stage(participant)
+                media.stage_changed_on_commit(space)
         participant.save(update_fields=changed)
         events.publish_on_commit(
             space,
@@ -188,6 +187,7 @@ def participant_remove(*, space: Space, actor, participant: Participant, block: 
         permissions.check(action, actor=Seat.of(actor_p), target=Seat.of(participant))
         now = timezone.now()
         changed = step_off_stage(space, participant)
+        media.listener_revoke_on_commit(space, participant)
         participant.removed_at = now
         participant.left_at = participant.left_at or now
         participant.blocked = block

@@ -1,6 +1,8 @@
 // Audio through Janus, with Janus's official janus.js (loaded as a classic script: window.Janus).
 // listen(): watch the Space's Streaming mountpoint (one encoded mix for every listener).
-// speak(): join the AudioBridge with this person's token and publish the microphone.
+// speak(): join the AudioBridge with this person's token, under the id the server gave them, and
+// publish the microphone. The server decides who is in the mix and who is muted; nothing sent
+// from here can change that (a forged unmute is undone at once).
 
 let session = null;
 let handle = null;
@@ -79,7 +81,7 @@ export async function listen(creds, audio, onLost) {
       },
     }).then((h) => {
       handle = h;
-      handle.send({ message: { request: "watch", id: creds.mountpoint } });
+      handle.send({ message: { request: "watch", id: creds.mountpoint, pin: creds.pin } });
     }, reject);
   });
 }
@@ -94,7 +96,8 @@ export async function speak(creds, audio, onLost) {
         if (message.audiobridge === "joined" && !jsep && message.id === creds.participant_id) {
           handle.createOffer({
             tracks: [{ type: "audio", capture: true, recv: true }],
-            success: (offer) => handle.send({ message: { request: "configure", muted: false }, jsep: offer }),
+            // No "muted" here: a speaker the host muted stays muted (the server enforces it anyway).
+            success: (offer) => handle.send({ message: { request: "configure" }, jsep: offer }),
             error: (error) => reject(new Error(String(error))),
           });
         }
@@ -109,7 +112,14 @@ export async function speak(creds, audio, onLost) {
     }).then((h) => {
       handle = h;
       handle.send({
-        message: { request: "join", room: creds.room, id: creds.participant_id, display: creds.display, token: creds.participant_token },
+        message: {
+          request: "join",
+          room: creds.room,
+          id: creds.participant_id,
+          display: creds.display,
+          token: creds.participant_token,
+          muted: Boolean(creds.muted),
+        },
       });
     }, reject);
   });

@@ -113,7 +113,8 @@ let retry = 0;
 function audioLost() {
   if (!page.listening || !isLive(state)) return;
   say("Audio interrupted; reconnecting…");
-  const delay = Math.min(15000, 1000 * 2 ** retry++);
+  // Soon after a media server restart everyone comes back: short steps, spread a little.
+  const delay = Math.min(3000, 1000 * ++retry) + Math.random() * 500;
   setTimeout(async () => {
     try {
       await startMedia(await credentials());
