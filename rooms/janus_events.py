@@ -17,13 +17,13 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from spaces.celery import queue
-
 from . import events
 from .models import Participant, Space
+from .services import media as media_sync
 
 logger = logging.getLogger(__name__)
 PLUGIN_EVENT = 64
+AUDIOBRIDGE = "janus.plugin.audiobridge"
 MIX_CHANGES = {"configured", "left", "leaving", "kicked"}
 
 
@@ -52,7 +52,7 @@ def janus_events(request):
             continue
         body = event.get("event")
         data = body.get("data") if isinstance(body, dict) else None
-        if isinstance(data, dict):
+        if isinstance(data, dict) and body.get("plugin") == AUDIOBRIDGE:
             handle_plugin_event(data, session_id=event.get("session_id"), handle_id=event.get("handle_id"))
     return HttpResponse(status=204)
 
@@ -76,17 +76,10 @@ def handle_plugin_event(data: dict, *, session_id=None, handle_id=None) -> None:
         if participant is not None:
             events.publish_now(participant.space_id, events.speaking(participant.uid, talking=kind == "talking"))
         return
-    if kind == "joined" and _ids(media_id, session_id, handle_id):
-        _queue("media_join_check_task", room_id, media_id, session_id, handle_id)
-    elif kind in MIX_CHANGES or kind == "joined":
-        space_id = Space.objects.filter(media_room_id=room_id, state=Space.State.LIVE).values_list("pk", flat=True).first()
-        if space_id is not None:
-            _queue("media_room_sync_task", space_id)
-
-
-def _queue(task: str, *args) -> None:
-    try:
-        queue(f"rooms.tasks.{task}", *args)
-    except Exception:
-        # The periodic reconcile repairs the room a few seconds later.
-        logger.exception("Could not queue %s for a Janus event", task)
+    if kind == "joined" or kind in MIX_CHANGES:
+        media_sync.mix_changed(
+            room_id=room_id,
+            joined=media_id if kind == "joined" and _ids(media_id) else None,
+            session_id=session_id if _ids(session_id) else None,
+            handle_id=handle_id if _ids(handle_id) else None,
+        )

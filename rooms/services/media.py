@@ -121,6 +121,22 @@ def speaker_mute_on_commit(space: Space, participant: Participant) -> None:
         _queue_on_commit("media_speaker_unmute_task", participant.pk)
 
 
+def mix_changed(*, room_id: int, joined: int | None = None, session_id: int | None = None, handle_id: int | None = None) -> None:
+    """The media server says a room's mix changed (someone joined, reconfigured themself, left):
+    queue the check that brings it back in line. Called from Janus's event posts, outside any
+    transaction; a queue that is down is left to the periodic reconcile."""
+    space_id = Space.objects.filter(media_room_id=room_id, state=State.LIVE).values_list("pk", flat=True).first()
+    if space_id is None:
+        return
+    try:
+        if joined is not None and session_id is not None and handle_id is not None:
+            queue("rooms.tasks.media_join_check_task", room_id, joined, session_id, handle_id)
+        else:
+            queue("rooms.tasks.media_room_sync_task", space_id)
+    except Exception:
+        logger.exception("Could not queue the media check of Space %s", space_id)
+
+
 # --- what the tasks do (each raises MediaError for the task to retry) --------------------------
 
 
