@@ -117,14 +117,19 @@ class ListenerMediaSerializer(_MediaCommon):
 
     kind = serializers.ChoiceField(choices=["listener"], read_only=True)
     mountpoint = serializers.IntegerField(read_only=True)
+    pin = serializers.CharField(
+        read_only=True, help_text="Opens this Space's mountpoint; it changes when someone is removed (fetch again)"
+    )
 
 
 class SpeakerMediaSerializer(_MediaCommon):
     """A host, co-host or speaker joins the AudioBridge room."""
 
     kind = serializers.ChoiceField(choices=["speaker"], read_only=True)
-    participant_token = serializers.CharField(read_only=True)
-    participant_id = serializers.IntegerField(read_only=True)
+    participant_token = serializers.CharField(read_only=True, help_text="Lets you into the room's mix while you are on stage")
+    participant_id = serializers.IntegerField(
+        read_only=True, help_text="Your id in the mix, given by the server; join under any other and you are put out"
+    )
     display = serializers.CharField(read_only=True)
     muted = serializers.BooleanField(read_only=True)
 
