@@ -84,12 +84,12 @@ def main():
     args = parser.parse_args()
     for sql in (f"drop database if exists {DB_NAME}", f"create database {DB_NAME}"):
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True)
-    web_port, http_port, ws_port = free_port(), free_port(), free_port()
+    web_port, http_port, ws_port, admin_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
         "SPACES_PORT": str(web_port), "JANUS_HTTP_PORT": str(http_port), "JANUS_WS_PORT": str(ws_port),
-        "JANUS_RTP_RANGE": "40000-40399", "JANUS_FORWARD_PORT_BASE": "40400", "JANUS_FORWARD_PORT_COUNT": "200",
+        "JANUS_ADMIN_PORT": str(admin_port), "JANUS_RTP_RANGE": "40000-40399", "JANUS_FORWARD_PORT_BASE": "40400", "JANUS_FORWARD_PORT_COUNT": "200",
         "JANUS_CONFIG_DIR": f"/tmp/bench-janus-{os.getpid()}", "CHANNEL_PREFIX": f"bench-audio-{os.getpid()}",
         "LOG_LEVEL": "WARNING",
         # Media work runs in a Celery worker (started below), on a broker of the bench's own.

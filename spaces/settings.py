@@ -1,13 +1,15 @@
 """Settings for Spaces, read from the environment with embedded defaults.
 
 With no environment at all the project runs locally: SQLite in ``var/``, Redis on localhost,
-DEBUG on. Production sets ``SPACES_DEBUG=0``, ``SECRET_KEY``, ``ALLOWED_HOSTS`` and
-``DATABASE_URL`` (PostgreSQL); ``manage.py check --deploy`` is then clean.
+DEBUG on. Production sets ``SPACES_DEBUG=0``, ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DATABASE_URL``
+(PostgreSQL) and Janus's five secrets (``JANUS_*``, below); ``manage.py check --deploy`` is then clean.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -211,6 +213,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 SPACES_SWEEP_INTERVAL = float(os.environ.get("SPACES_SWEEP_INTERVAL", "30"))
+SPACES_MEDIA_RECONCILE_INTERVAL = float(os.environ.get("SPACES_MEDIA_RECONCILE_INTERVAL", "2"))
 CELERY_BEAT_SCHEDULE = {
     "start-due-spaces": {"task": "rooms.tasks.sweep_due_spaces_task", "schedule": SPACES_SWEEP_INTERVAL},
     "end-abandoned-spaces": {"task": "rooms.tasks.end_abandoned_spaces_task", "schedule": 60.0},
@@ -221,7 +224,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-presence": {"task": "rooms.tasks.presence_sweep_task", "schedule": 15.0},
     # Rooms of live Spaces come back after a Janus restart within this interval.
-    "reconcile-media": {"task": "rooms.tasks.media_reconcile_task", "schedule": 10.0},
+    # Janus back after a crash: rooms, mountpoints and forwards rebuilt within this many seconds.
+    # (A run the worker could not start in time is dropped: the next one does the same work.)
+    "reconcile-media": {
+        "task": "rooms.tasks.media_reconcile_task",
+        "schedule": SPACES_MEDIA_RECONCILE_INTERVAL,
+        "options": {"expires": SPACES_MEDIA_RECONCILE_INTERVAL},
+    },
     "expire-replays": {"task": "rooms.tasks.replays_expire_task", "schedule": 3600.0},
 }
 
@@ -247,13 +256,29 @@ SPACES_REPLAY_KEEP = timedelta(days=int(os.environ.get("SPACES_REPLAY_DAYS", "30
 SPACES_ARM_AHEAD = timedelta(seconds=float(os.environ.get("SPACES_ARM_AHEAD", "60")))
 SPACES_START_LATE_LIMIT = timedelta(seconds=float(os.environ.get("SPACES_START_LATE_LIMIT", "3600")))
 
-# Media: the Janus WebRTC server (see rooms/media.py and deploy/janus/). Secrets default to values
-# derived from SECRET_KEY so a local run needs no configuration; production sets its own.
-def derived_secret(name: str) -> str:
+# Media: the Janus WebRTC server (see rooms/media.py and deploy/janus/). With DEBUG on, unset
+# secrets are derived from SECRET_KEY so a local run needs no configuration; with DEBUG off every
+# one must be set (unless Janus is off: then unset ones are random, and nothing uses them).
+_janus_enabled = env_bool("JANUS_ENABLED", True)
+_janus_unset = [
+    name
+    for name in ("JANUS_ADMIN_KEY", "JANUS_ADMIN_SECRET", "JANUS_ROOM_SECRET", "JANUS_TOKEN_SECRET", "JANUS_EVENTS_SECRET")
+    if not os.environ.get(name)
+]
+if _janus_unset and _janus_enabled and not DEBUG:
+    raise RuntimeError(f"Set {', '.join(_janus_unset)} when SPACES_DEBUG is off (or turn Janus off: JANUS_ENABLED=0).")
+
+
+def janus_secret(name: str, purpose: str) -> str:
     import hashlib
     import hmac
+    import secrets
 
-    return hmac.new(SECRET_KEY.encode(), name.encode(), hashlib.sha256).hexdigest()[:40]
+    if os.environ.get(name):
+        return os.environ[name]
+    if not DEBUG:
+        return secrets.token_hex(20)
+    return hmac.new(SECRET_KEY.encode(), purpose.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 JANUS_HTTP_PORT = int(os.environ.get("JANUS_HTTP_PORT", "8088"))
@@ -277,17 +302,17 @@ JANUS = {
     "FORWARD_PORT_COUNT": int(os.environ.get("JANUS_FORWARD_PORT_COUNT", "2000")),
     "FORWARD_IFACE": os.environ.get("JANUS_FORWARD_IFACE", "127.0.0.1"),
     "LIB_DIR": os.environ.get("JANUS_LIB_DIR", "/usr/lib/x86_64-linux-gnu/janus"),
-    "ADMIN_KEY": os.environ.get("JANUS_ADMIN_KEY") or derived_secret("janus-admin"),
-    "ADMIN_SECRET": os.environ.get("JANUS_ADMIN_SECRET") or derived_secret("janus-admin-api"),
-    "ROOM_SECRET": os.environ.get("JANUS_ROOM_SECRET") or derived_secret("janus-room"),
-    "TOKEN_SECRET": os.environ.get("JANUS_TOKEN_SECRET") or derived_secret("janus-token"),
+    "ADMIN_KEY": janus_secret("JANUS_ADMIN_KEY", "janus-admin"),
+    "ADMIN_SECRET": janus_secret("JANUS_ADMIN_SECRET", "janus-admin-api"),
+    "ROOM_SECRET": janus_secret("JANUS_ROOM_SECRET", "janus-room"),
+    "TOKEN_SECRET": janus_secret("JANUS_TOKEN_SECRET", "janus-token"),
     "TOKEN_TTL": int(os.environ.get("JANUS_TOKEN_TTL", str(6 * 3600))),
-    "EVENTS_SECRET": os.environ.get("JANUS_EVENTS_SECRET") or derived_secret("janus-events"),
+    "EVENTS_SECRET": janus_secret("JANUS_EVENTS_SECRET", "janus-events"),
     "EVENTS_URL": os.environ.get(
         "JANUS_EVENTS_URL", f"http://127.0.0.1:{os.environ.get('SPACES_PORT', '8000')}/media/janus-events/"
     ),
     "RECORDINGS_DIR": os.environ.get("JANUS_RECORDINGS_DIR", str(MEDIA_ROOT / "recordings")),
-    "ENABLED": env_bool("JANUS_ENABLED", True),
+    "ENABLED": _janus_enabled,
     "TIMEOUT": float(os.environ.get("JANUS_TIMEOUT", "5")),
 }
 # The media server the app drives (rooms.media): Janus, or the in-memory fake the tests use.
@@ -301,6 +326,14 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG els
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Janus posts its events over plain HTTP to the loopback address in EVENTS_URL: that host is
+# allowed, and that path is not redirected to https (the view checks its Basic auth instead).
+_janus_events = urlsplit(JANUS["EVENTS_URL"])
+if _janus_events.hostname:
+    _host = f"[{_janus_events.hostname}]" if ":" in _janus_events.hostname else _janus_events.hostname
+    if _host not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_host)
+SECURE_REDIRECT_EXEMPT = [rf"^{re.escape(_janus_events.path.lstrip('/'))}$"] if _janus_events.scheme == "http" else []
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 

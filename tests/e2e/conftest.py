@@ -45,7 +45,7 @@ def stack(transactional_db, tmp_path, settings):
     """Janus and daphne on free ports, sharing the test database; yields their URLs and env."""
     require(shutil.which("janus") is not None, "Janus (Debian package janus) is needed")
     require(os.path.exists(CHROMIUM), "Debian's chromium is needed")
-    web_port, http_port, ws_port = free_port(), free_port(), free_port()
+    web_port, http_port, ws_port, admin_port = free_port(), free_port(), free_port(), free_port()
     redis.Redis.from_url(BROKER).flushdb()
     rtp = 30000 + (os.getpid() % 50) * 400
     env = {
@@ -54,6 +54,7 @@ def stack(transactional_db, tmp_path, settings):
         "SPACES_PORT": str(web_port),
         "JANUS_HTTP_PORT": str(http_port),
         "JANUS_WS_PORT": str(ws_port),
+        "JANUS_ADMIN_PORT": str(admin_port),
         "JANUS_RTP_RANGE": f"{rtp}-{rtp + 199}",
         "JANUS_FORWARD_PORT_BASE": str(rtp + 200),
         "JANUS_FORWARD_PORT_COUNT": "200",
@@ -75,6 +76,7 @@ def stack(transactional_db, tmp_path, settings):
     assert wait_for(lambda: requests.get(base + "/", timeout=1).ok, timeout=30), web.tail()
     settings.JANUS = {
         **settings.JANUS, "ENABLED": True, "URL": janus_url, "HTTP_PORT": http_port, "WS_PORT": ws_port,
+        "ADMIN_URL": f"http://127.0.0.1:{admin_port}/admin", "ADMIN_PORT": admin_port,
         "FORWARD_PORT_BASE": rtp + 200, "FORWARD_PORT_COUNT": 200,
     }
     settings.SPACES_MEDIA_SERVER = "rooms.media.janus.JanusMediaServer"

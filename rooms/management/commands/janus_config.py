@@ -1,5 +1,10 @@
-"""Write Janus's configuration, from deploy/janus/*.jcfg with this project's settings filled in."""
+"""Write Janus's configuration, from deploy/janus/*.jcfg with this project's settings filled in.
 
+The files hold secrets (admin key and secret, token and events secrets): they are created
+readable by their owner only (0600) in a folder only the owner can enter (0700).
+"""
+
+import os
 from pathlib import Path
 from string import Template
 
@@ -7,6 +12,35 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 TEMPLATES = Path(settings.BASE_DIR) / "deploy" / "janus"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` with mode 0600: a new file is never readable by others, not even briefly."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as file:
+        os.fchmod(fd, 0o600)  # a file left by an older run may have been created more open
+        file.write(text)
+
+
+def values(folder: Path) -> dict:
+    janus = settings.JANUS
+    first = janus["FORWARD_PORT_BASE"]
+    return {
+        "config_dir": str(folder),
+        "lib_dir": janus["LIB_DIR"],
+        "admin_secret": janus["ADMIN_SECRET"],
+        "admin_key": janus["ADMIN_KEY"],
+        "token_secret": janus["TOKEN_SECRET"],
+        "rtp_range": janus["RTP_RANGE"],
+        "forward_range": f"{first}-{first + janus['FORWARD_PORT_COUNT'] - 1}",
+        "http_port": janus["HTTP_PORT"],
+        "http_bind": janus["HTTP_BIND"],
+        "admin_port": janus["ADMIN_PORT"],
+        "ws_port": janus["WS_PORT"],
+        "ws_bind": janus["WS_BIND"],
+        "events_url": janus["EVENTS_URL"],
+        "events_secret": janus["EVENTS_SECRET"],
+    }
 
 
 class Command(BaseCommand):
@@ -17,21 +51,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, out, **options):
         folder = Path(out).resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        janus = settings.JANUS
-        values = {
-            "config_dir": str(folder),
-            "lib_dir": janus["LIB_DIR"],
-            "admin_secret": janus["ADMIN_KEY"],
-            "admin_key": janus["ADMIN_KEY"],
-            "token_secret": janus["TOKEN_SECRET"],
-            "rtp_range": janus["RTP_RANGE"],
-            "http_port": janus["HTTP_PORT"],
-            "ws_port": janus["WS_PORT"],
-            "bind_ip": janus["BIND_IP"],
-            "events_url": janus["EVENTS_URL"],
-            "events_secret": janus["EVENTS_SECRET"],
-        }
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        filled = values(folder)
         for template in sorted(TEMPLATES.glob("*.jcfg")):
-            (folder / template.name).write_text(Template(template.read_text()).substitute(values))
+            write_private(folder / template.name, Template(template.read_text()).substitute(filled))
         self.stdout.write(f"Janus configuration written to {folder}")
