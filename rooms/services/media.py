@@ -17,12 +17,15 @@ run late, twice or out of order do no harm.
 
 import logging
 import secrets
+from contextlib import contextmanager
 
+import redis
+from django.conf import settings
 from django.db import transaction
 
 from spaces.celery import queue
 
-from .. import media
+from .. import media, presence
 from ..models import Participant, Space
 from .recording import recording_path, space_replay_attach
 
@@ -140,6 +143,28 @@ def mix_changed(*, room_id: int, joined: int | None = None, session_id: int | No
 # --- what the tasks do (each raises MediaError for the task to retry) --------------------------
 
 
+@contextmanager
+def room_lock(space_id: int):
+    """One piece of media work on a room at a time, each reading the stage inside the lock: a sync
+    that read the stage before a promotion cannot finish after that promotion's own sync and take
+    the new speaker's secret away again (or kick them)."""
+    key = f"{settings.CACHES['default'].get('KEY_PREFIX', 'spaces')}:media-room:{space_id}"
+    try:
+        lock = presence.sync_client().lock(key, timeout=60, blocking_timeout=30)
+        acquired = lock.acquire()
+    except redis.RedisError as error:
+        raise media.MediaError(f"Could not lock media room of Space {space_id}: {error}") from error
+    if not acquired:
+        raise media.MediaError(f"The media room of Space {space_id} is busy.")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.RedisError:
+            pass  # expired (a very slow media server): the next sync does the work again
+
+
 def _live(space_id: int) -> Space | None:
     space = Space.objects.filter(pk=space_id).first()
     if space is None or space.state != State.LIVE or not space.media_room_id or not media.enabled():
@@ -156,16 +181,17 @@ def _stage(space: Space) -> tuple[dict[int, bool], list[str]]:
 
 def media_room_open(*, space_id: int) -> bool:
     """Create (or complete) a live Space's media room, with everyone on stage allowed in."""
-    space = _live(space_id)
-    if space is None:
-        return False
-    _, tokens = _stage(space)
-    record_file = None
-    if space.record:
-        recording_path(space).parent.mkdir(parents=True, exist_ok=True)
-        record_file = str(recording_path(space))
-    media.media_server().room_open(room_id=space.media_room_id, allowed=tokens, pin=space.media_pin, record_file=record_file)
-    return True
+    with room_lock(space_id):
+        space = _live(space_id)
+        if space is None:
+            return False
+        _, tokens = _stage(space)
+        record_file = None
+        if space.record:
+            recording_path(space).parent.mkdir(parents=True, exist_ok=True)
+            record_file = str(recording_path(space))
+        media.media_server().room_open(room_id=space.media_room_id, allowed=tokens, pin=space.media_pin, record_file=record_file)
+        return True
 
 
 def media_room_close(*, space_id: int) -> bool:
@@ -181,11 +207,12 @@ def media_room_close(*, space_id: int) -> bool:
 
 def media_room_sync(*, space_id: int) -> dict | None:
     """Make a live Space's mix match its stage (see the module's docstring)."""
-    space = _live(space_id)
-    if space is None:
-        return None
-    speakers, tokens = _stage(space)
-    done = media.media_server().room_sync(room_id=space.media_room_id, speakers=speakers, allowed=tokens)
+    with room_lock(space_id):
+        space = _live(space_id)
+        if space is None:
+            return None
+        speakers, tokens = _stage(space)
+        done = media.media_server().room_sync(room_id=space.media_room_id, speakers=speakers, allowed=tokens)
     if done.get("kicked") or done.get("muted"):
         logger.info("Space %s: media room corrected %s", space.code, done)
     return done

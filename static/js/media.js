@@ -88,11 +88,17 @@ export async function listen(creds, audio, onLost) {
 
 export async function speak(creds, audio, onLost) {
   await init();
-  session = await connect(creds, onLost);
+  const janus = await connect(creds, onLost);
+  session = janus;
   await new Promise((resolve, reject) => {
     attach(session, "janus.plugin.audiobridge", {
       onmessage: (message, jsep) => {
         if (message.error) return reject(new Error(message.error));
+        // Put out of the mix (demoted, or by mistake): start again with fresh credentials.
+        if (message.audiobridge === "event" && message.kicked === creds.participant_id) {
+          if (session === janus) onLost?.();
+          return;
+        }
         if (message.audiobridge === "joined" && !jsep && message.id === creds.participant_id) {
           handle.createOffer({
             tracks: [{ type: "audio", capture: true, recv: true }],
