@@ -219,17 +219,25 @@ class JanusMediaServer:
             "pin": pin,
             "media": media,
         }
+        refused = None
         try:
             created = streaming.message(_secret(create, room_id, create=True))
         except MediaError as error:
+            # 456 is the Streaming plugin's "could not create": the id is taken, or a bind failed.
             if error.code != STREAMING_EXISTS:
                 raise
+            refused = error
         else:
             ports = created.get("stream", {}).get("ports") or []
             if ports and ports[0].get("port"):
                 return ports[0]["port"]
         # Exists (or Janus did not say the port): confirm it is ours, with our secret, and read it.
-        info = streaming.message({"request": "info", "id": room_id, "secret": room_secret(room_id)}).get("info", {})
+        try:
+            info = streaming.message({"request": "info", "id": room_id, "secret": room_secret(room_id)}).get("info", {})
+        except MediaError as error:
+            if refused is not None and error.code == STREAMING_NO_SUCH_MOUNTPOINT:
+                raise MediaError(f"Janus could not create mountpoint {room_id}: {refused} (see Janus's log)", refused.code) from error
+            raise
         if "pin" not in info and "secret" not in info:
             raise MediaError(f"Mountpoint {room_id} exists but does not take this room's secret.")
         if info.get("pin") != pin:

@@ -267,15 +267,26 @@ def media_reconcile() -> dict:
     except media.MediaError:
         return {"reachable": False}
     live = dict(Space.objects.filter(state=State.LIVE, media_room_id__isnull=False).values_list("media_room_id", "pk"))
-    opened, corrected = [], 0
+    opened, corrected, failed = [], 0, []
     for room, space_id in live.items():
-        if room not in existing.speakers or room not in existing.listeners:
-            media_room_open(space_id=space_id)
-            opened.append(space_id)
-        done = media_room_sync(space_id=space_id) or {}
+        try:
+            if room not in existing.speakers or room not in existing.listeners:
+                media_room_open(space_id=space_id)
+                opened.append(space_id)
+            done = media_room_sync(space_id=space_id) or {}
+        except media.MediaError as error:
+            # One room that fails (or a server going away mid-run) does not stop the others; the
+            # next run tries again.
+            logger.warning("Reconcile could not bring Space %s's media in line: %s", space_id, error)
+            failed.append(space_id)
+            continue
         corrected += len(done.get("kicked", [])) + len(done.get("muted", []))
     over = Space.objects.filter(media_room_id__in=existing.speakers | existing.listeners).exclude(state=State.LIVE)
-    closed = list(over.values_list("media_room_id", flat=True))
-    for room_id in closed:
-        server.room_close(room_id=room_id)
-    return {"reachable": True, "opened": len(opened), "closed": len(closed), "corrected": corrected}
+    closed = []
+    for room_id in over.values_list("media_room_id", flat=True):
+        try:
+            server.room_close(room_id=room_id)
+            closed.append(room_id)
+        except media.MediaError as error:
+            logger.warning("Reconcile could not close media room %s: %s", room_id, error)
+    return {"reachable": True, "opened": len(opened), "closed": len(closed), "corrected": corrected, "failed": len(failed)}
