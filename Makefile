@@ -37,6 +37,7 @@ bench: deps
 	$(PY) bench/fanout.py
 	$(PY) bench/start_lateness.py
 	$(PY) bench/audio_latency.py
+	$(PY) bench/media_enforcement.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache test-artifacts
