@@ -63,6 +63,9 @@ class MediaServer(Protocol):
     def speaker_unmute(self, *, room_id: int, participant_id: int) -> None:
         """Lift a server-side mute."""
 
+    def session_end(self, *, session_id: int) -> None:
+        """End one connection (the one an impostor joined from) at once."""
+
     def listeners_repin(self, *, room_id: int, pin: str) -> None:
         """Change the PIN that opens the room's mountpoint."""
 

@@ -90,6 +90,10 @@ class FakeMediaServer:
         self._record("holder_of", session_id=session_id, handle_id=handle_id)
         return self.sessions.get(session_id)
 
+    def session_end(self, *, session_id: int) -> None:
+        self._record("session_end", session_id=session_id)
+        self.sessions.pop(session_id, None)
+
     def revoke_sessions(self, *, holders: list[str]) -> int:
         self._record("revoke_sessions", holders=sorted(holders))
         ended = [session for session, holder in self.sessions.items() if holder in holders]

@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 AUDIOBRIDGE = "janus.plugin.audiobridge"
 STREAMING = "janus.plugin.streaming"
 OPUS_PT = 111
-# Janus error codes meaning "already there" / "not there".
-AUDIOBRIDGE_EXISTS, AUDIOBRIDGE_NO_SUCH_ROOM, AUDIOBRIDGE_NO_SUCH_USER = 486, 485, 487
+# Janus error codes (janus_audiobridge.c, janus_streaming.c, apierror.h of Janus 1.1).
+AUDIOBRIDGE_EXISTS, AUDIOBRIDGE_NO_SUCH_ROOM, AUDIOBRIDGE_NO_SUCH_USER = 486, 485, 492
+# The Streaming plugin's "could not create": the id is taken, or a bind failed.
 STREAMING_EXISTS, STREAMING_NO_SUCH_MOUNTPOINT = 456, 455
 JANUS_NO_SUCH_SESSION, JANUS_NO_SUCH_HANDLE = 458, 459
 
@@ -320,6 +321,15 @@ class JanusMediaServer:
                 AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM,
             )
 
+    def session_end(self, *, session_id: int) -> None:
+        """End one Janus session now (admin API): its PeerConnections close at once. (A kick only
+        schedules the hangup for Janus's next second, and an offer arriving meanwhile cancels it.)"""
+        try:
+            _admin_request(f"/{session_id}", {"janus": "destroy_session"})
+        except MediaError as error:
+            if error.code != JANUS_NO_SUCH_SESSION:
+                raise
+
     def listeners_repin(self, *, room_id: int, pin: str) -> None:
         """A new PIN for the mountpoint: whoever knows only the old one cannot watch again."""
         with plugin(STREAMING) as streaming:
@@ -344,7 +354,7 @@ class JanusMediaServer:
                 handles = _admin_request(f"/{session_id}", {"janus": "list_handles"}).get("handles", [])
                 for handle_id in handles:
                     if self.holder_of(session_id=session_id, handle_id=handle_id) in wanted:
-                        _admin_request(f"/{session_id}", {"janus": "destroy_session"})
+                        self.session_end(session_id=session_id)
                         ended += 1
                         break
             except MediaError as error:

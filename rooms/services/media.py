@@ -219,15 +219,19 @@ def media_room_sync(*, space_id: int) -> dict | None:
 
 
 def media_join_check(*, room_id: int, media_id: int, session_id: int, handle_id: int) -> dict | None:
-    """Someone joined a room's mix as ``media_id``: put them out unless the Janus handle they
-    joined from was opened with that very speaker's token, then bring the room in line."""
+    """Someone joined a room's mix as ``media_id``. Unless that id is a current speaker's and the
+    Janus handle they joined from was opened with that very speaker's token, their Janus session is
+    ended at once and the id kicked; then the room is brought in line."""
     space = Space.objects.filter(media_room_id=room_id, state=State.LIVE).first()
     if space is None or not media.enabled():
         return None
     server = media.media_server()
     holder = server.holder_of(session_id=session_id, handle_id=handle_id)
-    if holder is not None and holder != media.speaker_holder(media_id):
+    with room_lock(space.pk):
+        speakers, _ = _stage(space)
+    if holder is not None and (media_id not in speakers or holder != media.speaker_holder(media_id)):
         logger.warning("Space %s: %s joined the mix as %s; put out", space.code, holder, media_id)
+        server.session_end(session_id=session_id)
         server.speaker_kick(room_id=room_id, participant_id=media_id)
     return media_room_sync(space_id=space.pk)
 

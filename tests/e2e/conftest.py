@@ -16,7 +16,6 @@ from tests.conftest import require
 from tests.processes import Process, free_port, test_database_url, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
-BROKER = "redis://127.0.0.1:6379/13"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
@@ -46,7 +45,14 @@ def stack(transactional_db, tmp_path, settings):
     require(shutil.which("janus") is not None, "Janus (Debian package janus) is needed")
     require(os.path.exists(CHROMIUM), "Debian's chromium is needed")
     web_port, http_port, ws_port, admin_port = free_port(), free_port(), free_port(), free_port()
-    redis.Redis.from_url(BROKER).flushdb()
+    # A Redis of the stack's own for its Celery broker, cache, presence and media locks: the stack's
+    # worker then takes only this stack's tasks, even with other test runs on the machine.
+    require(shutil.which("redis-server") is not None, "redis-server is needed")
+    redis_port = free_port()
+    own_redis = Process(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+                        dict(os.environ), tmp_path / "redis.log")
+    private = f"redis://127.0.0.1:{redis_port}"
+    assert wait_for(lambda: redis.Redis.from_url(private).ping(), timeout=10), own_redis.tail()
     rtp = 30000 + (os.getpid() % 50) * 400
     env = {
         **os.environ,
@@ -60,12 +66,16 @@ def stack(transactional_db, tmp_path, settings):
         "JANUS_FORWARD_PORT_COUNT": "200",
         "JANUS_CONFIG_DIR": str(tmp_path / "janus"),
         "MEDIA_ROOT": str(tmp_path / "media"),
+        # Frames go through the tests' channel layer (the tests may publish too); the rest is private.
+        "CHANNEL_REDIS_URL": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"],
         "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "REDIS_URL": f"{private}/0",
         "SPACES_PRESENCE_GRACE": "2",
-        # The web process queues media work for the worker: both on a broker of the tests' own.
-        "CELERY_BROKER_URL": BROKER,
+        # The web process queues media work for the worker: both on the stack's own broker.
+        "CELERY_BROKER_URL": f"{private}/1",
     }
-    janus = Process(["deploy/janus/run"], env, tmp_path / "janus.log")
+    # Under deploy/respawn, as in `make run`: Janus killed is Janus started again.
+    janus = Process(["deploy/respawn", "deploy/janus/run"], env, tmp_path / "janus.log")
     web = Process(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "spaces.asgi:application"],
         env, tmp_path / "daphne.log",
@@ -86,7 +96,7 @@ def stack(transactional_db, tmp_path, settings):
          "--without-mingle", "--loglevel", "INFO"],
         {**env, "SPACES_SWEEP_INTERVAL": "1"}, tmp_path / "celery-worker.log",
     )
-    processes = [web, janus, worker]
+    processes = [own_redis, web, janus, worker]
 
     def celery():
         """A beat that sweeps every second (scheduled starts), beside the worker."""

@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 from rest_framework.authtoken.models import Token
 
@@ -36,9 +35,8 @@ from rooms.media import janus as media
 from rooms.models import Space
 from tests.conftest import require
 from tests.factories import UserFactory
-from tests.processes import Process, free_port, wait_for
+from tests.processes import wait_for
 
-from . import conftest as e2e
 
 pytestmark = [pytest.mark.integration]
 
@@ -60,24 +58,6 @@ for seq in range(count):
 print(sent)
 """
 BURST_PACKETS = 50  # about one second
-
-
-@pytest.fixture(autouse=True)
-def own_broker(monkeypatch, tmp_path):
-    """A Celery broker of this test's own, on a Redis server of its own: the stack's broker
-    database is shared by every e2e run on the machine (each flushes it on start, and one run's
-    worker takes another's tasks: this test's mountpoint would then never be made)."""
-    require(shutil.which("redis-server") is not None, "redis-server is needed")
-    port = free_port()
-    server = Process(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-                     dict(os.environ), tmp_path / "redis.log")
-    broker = f"redis://127.0.0.1:{port}/0"
-    try:
-        assert wait_for(lambda: redis.Redis.from_url(broker).ping(), timeout=10), server.tail()
-        monkeypatch.setattr(e2e, "BROKER", broker)
-        yield
-    finally:
-        server.stop()
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
