@@ -49,8 +49,11 @@ class FakeMediaServer:
 
     def room_open(self, *, room_id: int, allowed: list[str], pin: str, record_file: str | None = None) -> None:
         self._record("room_open", room_id=room_id, allowed=sorted(allowed), pin=pin, record_file=record_file)
-        room = self.room_state.setdefault(room_id, FakeRoom(record_file=record_file, pin=pin))
-        room.allowed |= set(allowed)
+        room = self.room_state.get(room_id)
+        if room is None:
+            self.room_state[room_id] = FakeRoom(allowed=set(allowed), record_file=record_file, pin=pin)
+        else:  # as Janus: an existing room keeps its allowed list (the sync sets it); the PIN is put right
+            room.pin = pin
 
     def room_close(self, *, room_id: int) -> None:
         self._record("room_close", room_id=room_id)

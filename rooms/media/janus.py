@@ -175,7 +175,9 @@ class JanusMediaServer:
 
     def room_open(self, *, room_id: int, allowed: list[str], pin: str, record_file: str | None = None) -> None:
         """Create the AudioBridge room, its Streaming mountpoint, and the forward between them.
-        Idempotent: parts that exist already are kept, once Janus confirmed they are this room's."""
+        Idempotent and repairing: parts that exist are kept once Janus confirmed they are this
+        room's, a wrong PIN is put right, a missing or stray forward is fixed. Run for every
+        live room by the reconcile, so it only asks before it creates (no error in Janus's log)."""
         with plugin(AUDIOBRIDGE) as bridge:
             self._bridge_open(bridge, room_id, allowed, record_file)
             with plugin(STREAMING) as streaming:
@@ -183,6 +185,10 @@ class JanusMediaServer:
             self._forward(bridge, room_id, port)
 
     def _bridge_open(self, bridge: PluginSession, room_id: int, allowed: list[str], record_file: str | None) -> None:
+        if bridge.message({"request": "exists", "room": room_id}).get("exists"):
+            # Ours only if it takes our secret (an admin request on it succeeds).
+            bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))
+            return
         create = _secret(
             {
                 "request": "create",
@@ -205,42 +211,32 @@ class JanusMediaServer:
         except MediaError as error:
             if error.code != AUDIOBRIDGE_EXISTS:
                 raise
-            # It exists: ours only if it takes our secret (an admin request on it succeeds).
-            bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))
+            bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))  # made meanwhile
 
     def _mountpoint_open(self, streaming: PluginSession, room_id: int, pin: str) -> int:
-        """Make the mountpoint (Janus picks its port: port 0) and return the port it listens on."""
-        media = [{"type": "audio", "mid": "a", "port": 0, "pt": OPUS_PT, "codec": "opus", "iface": config()["FORWARD_IFACE"]}]
-        create = {
-            "request": "create",
-            "type": "rtp",
-            "id": room_id,
-            "description": f"space-{room_id}",
-            "is_private": True,
-            "pin": pin,
-            "media": media,
-        }
-        refused = None
-        try:
-            created = streaming.message(_secret(create, room_id, create=True))
-        except MediaError as error:
-            # 456 is the Streaming plugin's "could not create": the id is taken, or a bind failed.
-            if error.code != STREAMING_EXISTS:
-                raise
-            refused = error
-        else:
-            ports = created.get("stream", {}).get("ports") or []
-            if ports and ports[0].get("port"):
-                return ports[0]["port"]
-        # Exists (or Janus did not say the port): confirm it is ours, with our secret, and read it.
-        try:
-            info = streaming.message({"request": "info", "id": room_id, "secret": room_secret(room_id)}).get("info", {})
-        except MediaError as error:
-            if refused is not None and error.code == STREAMING_NO_SUCH_MOUNTPOINT:
-                raise MediaError(f"Janus could not create mountpoint {room_id}: {refused} (see Janus's log)", refused.code) from error
-            raise
-        if "pin" not in info and "secret" not in info:
-            raise MediaError(f"Mountpoint {room_id} exists but does not take this room's secret.")
+        """Make the mountpoint if it is missing (Janus picks its port: port 0), put its PIN right,
+        and return the port it listens on."""
+        info = self._mountpoint_info(streaming, room_id)
+        if info is None:
+            media = [{"type": "audio", "mid": "a", "port": 0, "pt": OPUS_PT, "codec": "opus", "iface": config()["FORWARD_IFACE"]}]
+            create = {
+                "request": "create", "type": "rtp", "id": room_id, "description": f"space-{room_id}",
+                "is_private": True, "pin": pin, "media": media,
+            }
+            try:
+                created = streaming.message(_secret(create, room_id, create=True))
+            except MediaError as error:
+                # 456 is the plugin's "could not create": the id is taken (made meanwhile?), or a bind failed.
+                if error.code != STREAMING_EXISTS:
+                    raise
+                info = self._mountpoint_info(streaming, room_id)
+                if info is None:
+                    raise MediaError(f"Janus could not create mountpoint {room_id}: {error} (see Janus's log)", error.code) from error
+            else:
+                ports = created.get("stream", {}).get("ports") or []
+                if ports and ports[0].get("port"):
+                    return ports[0]["port"]
+                info = self._mountpoint_info(streaming, room_id) or {}
         if info.get("pin") != pin:
             streaming.message({"request": "edit", "id": room_id, "secret": room_secret(room_id), "new_pin": pin})
         streams = info.get("media") or []
@@ -248,6 +244,19 @@ class JanusMediaServer:
         if not port:
             raise MediaError(f"Mountpoint {room_id} reports no port.")
         return port
+
+    def _mountpoint_info(self, streaming: PluginSession, room_id: int) -> dict | None:
+        """The mountpoint as its owner sees it (None if there is none). One that does not take this
+        room's secret is not ours: an error, never taken for success."""
+        try:
+            info = streaming.message({"request": "info", "id": room_id, "secret": room_secret(room_id)}).get("info", {})
+        except MediaError as error:
+            if error.code == STREAMING_NO_SUCH_MOUNTPOINT:
+                return None
+            raise
+        if "pin" not in info and "secret" not in info:
+            raise MediaError(f"Mountpoint {room_id} exists but does not take this room's secret.")
+        return info
 
     def _forward(self, bridge: PluginSession, room_id: int, port: int) -> None:
         """Exactly one forward of the room's mix, to the mountpoint's port."""

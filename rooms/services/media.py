@@ -260,9 +260,12 @@ def media_sessions_revoke(*, holders: list[str]) -> int:
 
 
 def media_reconcile() -> dict:
-    """Make the media server match the database: a room for every live Space (after a media
-    server restart, say) with its stage in line, none for Spaces that are over. Idempotent; the
-    beat runs it every few seconds."""
+    """Make the media server match the database: a room, mountpoint (with the current PIN) and
+    forward for every live Space (after a media server restart, say) with its stage in line, none
+    for Spaces that are over. Idempotent; the beat runs it every few seconds. (A removed
+    listener's Janus sessions whose revoke task ran out of retries are not looked for again: the
+    new PIN keeps them from watching anew, and their stream is the one the share link gives
+    anyone.)"""
     if not media.enabled():
         return {"reachable": False}
     server = media.media_server()
@@ -274,8 +277,9 @@ def media_reconcile() -> dict:
     opened, corrected, failed = [], 0, []
     for room, space_id in live.items():
         try:
+            # Opening is idempotent and repairing (a PIN change or a forward that was lost).
+            media_room_open(space_id=space_id)
             if room not in existing.speakers or room not in existing.listeners:
-                media_room_open(space_id=space_id)
                 opened.append(space_id)
             done = media_room_sync(space_id=space_id) or {}
         except media.MediaError as error:
@@ -287,10 +291,11 @@ def media_reconcile() -> dict:
         corrected += len(done.get("kicked", [])) + len(done.get("muted", []))
     over = Space.objects.filter(media_room_id__in=existing.speakers | existing.listeners).exclude(state=State.LIVE)
     closed = []
-    for room_id in over.values_list("media_room_id", flat=True):
+    for space_id in over.values_list("pk", flat=True):
         try:
-            server.room_close(room_id=room_id)
-            closed.append(room_id)
+            # As the end's own task would have: a recorded Space's mix becomes its replay.
+            media_room_close(space_id=space_id)
+            closed.append(space_id)
         except media.MediaError as error:
-            logger.warning("Reconcile could not close media room %s: %s", room_id, error)
+            logger.warning("Reconcile could not close the media room of Space %s: %s", space_id, error)
     return {"reachable": True, "opened": len(opened), "closed": len(closed), "corrected": corrected, "failed": len(failed)}
