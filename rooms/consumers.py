@@ -18,6 +18,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
+from spaces.logs import use_space
+
 from . import presence, relay, selectors, services, snapshot
 from .errors import NotFound, NotLive, Removed, SpaceError
 from .identity import visitor_for_scope
@@ -59,6 +61,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.reactions: deque[float] = deque()
         self.resyncs: deque[float] = deque()
         self.tasks: set[asyncio.Task] = set()
+        # Every line this socket's handlers log names the Space (they all run in this task's context).
+        use_space(self.scope["url_route"]["kwargs"]["code"])
         # Accept first: a browser sees the close codes below only on an open socket.
         await self.accept()
         try:

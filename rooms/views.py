@@ -179,7 +179,8 @@ def signup(request):
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user)
+        # Several backends (django-axes watches sign-ins first): the account's is Django's.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         target = request.GET.get("next")
         if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             return redirect(target)

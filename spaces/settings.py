@@ -39,8 +39,17 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
-# The public origin used to build share links outside a request (emails, Celery).
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The port `make run` and deploy/web serve on (the Makefile exports it).
+SPACES_PORT = int(os.environ.get("SPACES_PORT") or "8000")
+# The public origin used to build share links outside a request (emails, Celery, .ics files):
+# by default the local address on the port the app is served on.
+SITE_URL = (os.environ.get("SITE_URL") or f"http://127.0.0.1:{SPACES_PORT}").rstrip("/")
+# How many reverse proxies (Caddy, a load balancer) stand in front of the app. Only then are
+# X-Forwarded-For (the address that many hops from the right) and X-Forwarded-Proto believed; with
+# 0 the client is the socket's peer and those headers are ignored (spaces.clients.client_ip).
+SPACES_TRUSTED_PROXIES = int(os.environ.get("SPACES_TRUSTED_PROXIES") or "0")
+if SPACES_TRUSTED_PROXIES < 0:
+    raise RuntimeError("SPACES_TRUSTED_PROXIES is a number of proxies: 0 or more.")
 
 INSTALLED_APPS = [
     "daphne",
@@ -55,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "axes",
     "rooms",
     "scheduling",
 ]
@@ -68,6 +78,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "spaces.logs.SpaceLogMiddleware",
+    # Last: turns a request that met a sign-in lockout into spaces.lockouts.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "spaces.urls"
@@ -109,6 +122,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: a locked-out account or address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in lockouts (the login form, the admin and POST /api/auth/token/): after this many failures
+# within the cool-off, an account is locked whatever address tries it, and an address is locked
+# whatever account it tries, until the cool-off has passed since the last failure.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "spaces.clients.client_ip"
+AXES_LOCKOUT_CALLABLE = "spaces.lockouts.lockout_response"
+# A success does not wipe the address's failures: that would let someone with an account of
+# their own reset an address lockout by signing in between guesses at others' passwords.
+AXES_RESET_ON_SUCCESS = False
+# Failures are still logged (account and address masked); no banner at every start.
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
@@ -187,6 +218,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "rooms.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": "20/min"},
+    # Throttles key on spaces.clients.client_ip (rooms.api.throttling); DRF's own agree with it.
+    "NUM_PROXIES": SPACES_TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Spaces API",
@@ -212,8 +245,13 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery beat's own scheduler, which stamps the heartbeat with the moment it sends it.
+CELERY_BEAT_SCHEDULER = "spaces.celery:Scheduler"
 SPACES_SWEEP_INTERVAL = float(os.environ.get("SPACES_SWEEP_INTERVAL", "30"))
 SPACES_MEDIA_RECONCILE_INTERVAL = float(os.environ.get("SPACES_MEDIA_RECONCILE_INTERVAL", "2"))
+# Beat sends a heartbeat this often; a worker or beat not seen for SPACES_HEARTBEAT_STALE is down.
+SPACES_HEARTBEAT_INTERVAL = float(os.environ.get("SPACES_HEARTBEAT_INTERVAL", "15"))
+SPACES_HEARTBEAT_STALE = float(os.environ.get("SPACES_HEARTBEAT_STALE", "60"))
 CELERY_BEAT_SCHEDULE = {
     "start-due-spaces": {"task": "rooms.tasks.sweep_due_spaces_task", "schedule": SPACES_SWEEP_INTERVAL},
     "end-abandoned-spaces": {"task": "rooms.tasks.end_abandoned_spaces_task", "schedule": 60.0},
@@ -232,6 +270,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SPACES_MEDIA_RECONCILE_INTERVAL},
     },
     "expire-replays": {"task": "rooms.tasks.replays_expire_task", "schedule": 3600.0},
+    # /healthz and /metrics read when beat last sent this and when a worker last ran it.
+    "heartbeat": {
+        "task": "spaces.celery.heartbeat_task",
+        "schedule": SPACES_HEARTBEAT_INTERVAL,
+        "options": {"expires": SPACES_HEARTBEAT_STALE},
+    },
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -309,7 +353,7 @@ JANUS = {
     "TOKEN_TTL": int(os.environ.get("JANUS_TOKEN_TTL", str(6 * 3600))),
     "EVENTS_SECRET": janus_secret("JANUS_EVENTS_SECRET", "janus-events"),
     "EVENTS_URL": os.environ.get(
-        "JANUS_EVENTS_URL", f"http://127.0.0.1:{os.environ.get('SPACES_PORT', '8000')}/media/janus-events/"
+        "JANUS_EVENTS_URL", f"http://127.0.0.1:{SPACES_PORT}/media/janus-events/"
     ),
     "RECORDINGS_DIR": os.environ.get("JANUS_RECORDINGS_DIR", str(MEDIA_ROOT / "recordings")),
     "ENABLED": _janus_enabled,
@@ -325,7 +369,9 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A request is https when the proxy says so, and only when there is a proxy to say it.
+if SPACES_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Janus posts its events over plain HTTP to the loopback address in EVENTS_URL: that host is
 # allowed, and that path is not redirected to https (the view checks its Basic auth instead).
 _janus_events = urlsplit(JANUS["EVENTS_URL"])
@@ -334,14 +380,31 @@ if _janus_events.hostname:
     if _host not in ALLOWED_HOSTS:
         ALLOWED_HOSTS.append(_host)
 SECURE_REDIRECT_EXEMPT = [rf"^{re.escape(_janus_events.path.lstrip('/'))}$"] if _janus_events.scheme == "http" else []
+# Probes and scrapers on this machine ask over plain http (spaces.health, spaces.metrics).
+SECURE_REDIRECT_EXEMPT += [r"^healthz$", r"^metrics$"]
+# /metrics answers requests from this machine, and others that carry this bearer token.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# One line per record, with ` space=<code>` when the record is about a Space (spaces.logs);
+# LOG_FORMAT=json writes JSON lines instead.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"space": {"()": "spaces.logs.SpaceFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(space_tag)s %(message)s"},
+        "json": {"()": "spaces.logs.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["space"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

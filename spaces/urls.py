@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rooms.janus_events import janus_events
 from scheduling import pages as scheduling_pages
 from scheduling.views import ReminderView
+from spaces.health import healthz
+from spaces.metrics import metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,6 +18,8 @@ urlpatterns = [
     path("api/spaces/<str:code>/reminder/", ReminderView.as_view(), name="api-space-reminder"),
     path("api/", include("rooms.api.urls")),
     path("media/janus-events/", janus_events, name="janus-events"),
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("dashboard/notifications/read/", scheduling_pages.notifications_read, name="notifications-read"),
     path("", include("rooms.urls")),
 ]

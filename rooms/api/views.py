@@ -13,7 +13,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from rooms import selectors, services
@@ -22,7 +21,7 @@ from rooms.identity import visitor_for_request
 from rooms.models import Space
 from rooms.wire import media_wire
 
-from .schema import ApiSchema, errors
+from .schema import ApiSchema, error_response, errors
 from .serializers import (
     JoinResultSerializer,
     JoinSerializer,
@@ -36,6 +35,7 @@ from .serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
+from .throttling import ClientScopedRateThrottle
 
 
 def validated(serializer_class, request):
@@ -63,19 +63,31 @@ class SpaceMixin:
         return participant
 
 
+TOKEN_429 = (
+    "Signing in is locked for this account or from this address after repeated failures (`locked_out`); "
+    "`Retry-After` says when to try again."
+)
+
+
 class TokenView(APIView):
-    """Trade a username and password for an API token (``Authorization: Token <token>``)."""
+    """Trade a username and password for an API token (``Authorization: Token <token>``).
+
+    Sign-in lockouts apply as on the sign-in page (spaces.lockouts): django-axes sees the
+    attempt on Django's request, and its middleware answers 429 ``locked_out``."""
 
     schema = ApiSchema()
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "token"
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer, **errors(400)})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, **errors(400), 429: error_response(429, TOKEN_429)},
+    )
     def post(self, request):
         data = validated(TokenRequestSerializer, request)
-        user = authenticate(request, username=data["username"], password=data["password"])
+        user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
             raise InvalidInput("That username and password do not match an account.", code="invalid_credentials")
         token, _ = Token.objects.get_or_create(user=user)

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from spaces.metrics import JOINS
+
 from .. import batches, events, presence
 from ..errors import InvalidInput, NotLive, Removed
 from ..identity import Visitor
@@ -55,6 +57,7 @@ def space_join(*, space: Space, visitor: Visitor, quiet: bool = False) -> Partic
         participant.quiet = bool(quiet) and participant.role == Role.LISTENER
         participant.save()
         _announce_presence(space, participant, joined=True)
+        transaction.on_commit(JOINS.inc)
     return participant
 
 
