@@ -346,6 +346,7 @@ JANUS = {
     "FORWARD_PORT_COUNT": int(os.environ.get("JANUS_FORWARD_PORT_COUNT", "2000")),
     "FORWARD_IFACE": os.environ.get("JANUS_FORWARD_IFACE", "127.0.0.1"),
     "LIB_DIR": os.environ.get("JANUS_LIB_DIR", "/usr/lib/x86_64-linux-gnu/janus"),
+    "DEBUG_LEVEL": int(os.environ.get("JANUS_DEBUG_LEVEL", "3")),
     "ADMIN_KEY": janus_secret("JANUS_ADMIN_KEY", "janus-admin"),
     "ADMIN_SECRET": janus_secret("JANUS_ADMIN_SECRET", "janus-admin-api"),
     "ROOM_SECRET": janus_secret("JANUS_ROOM_SECRET", "janus-room"),

@@ -28,6 +28,7 @@ def values(folder: Path) -> dict:
     return {
         "config_dir": str(folder),
         "lib_dir": janus["LIB_DIR"],
+        "debug_level": janus["DEBUG_LEVEL"],
         "admin_secret": janus["ADMIN_SECRET"],
         "admin_key": janus["ADMIN_KEY"],
         "token_secret": janus["TOKEN_SECRET"],
