@@ -352,6 +352,9 @@ def test_caddy_sends_pages_janus_and_replays_where_they_belong(caddy):
     # forwarded header the client made up) and the scheme.
     for path in ("/", "/api/spaces/", "/static/js/room.js", "/ws/spaces/abc/", "/admin/login/"):
         assert get(path, headers={"X-Forwarded-For": "6.6.6.6"}).text == f"web {path} 127.0.0.1 https"
+    # Plain http is sent to https on the port the site's URLs name (not Caddy's guess, 443).
+    plain = requests.get(f"http://localhost:{settings['CADDY_HTTP_PORT']}/s/abc/?x=1", allow_redirects=False, timeout=5)
+    assert plain.status_code == 308 and plain.headers["Location"] == f"{origin}/s/abc/?x=1"
     # The browsers' Janus websocket: /janus, at Janus's root.
     assert get("/janus").text.startswith("janus / ")
     # Replays come from MEDIA_ROOT as files; no listing.

@@ -40,7 +40,14 @@ def tone(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def stack(transactional_db, tmp_path, settings):
+def stack_env() -> dict[str, str]:
+    """Settings a test module gives the stack's processes on top of the environment (production's,
+    say): override this fixture there. The stack's own ports, database and Redis still win."""
+    return {}
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path, settings, stack_env):
     """Janus and daphne on free ports, sharing the test database; yields their URLs and env."""
     require(shutil.which("janus") is not None, "Janus (Debian package janus) is needed")
     require(os.path.exists(CHROMIUM), "Debian's chromium is needed")
@@ -56,6 +63,7 @@ def stack(transactional_db, tmp_path, settings):
     rtp = 30000 + (os.getpid() % 50) * 400
     env = {
         **os.environ,
+        **stack_env,
         "DATABASE_URL": test_database_url(),
         "SPACES_PORT": str(web_port),
         "JANUS_HTTP_PORT": str(http_port),
@@ -83,7 +91,9 @@ def stack(transactional_db, tmp_path, settings):
     janus_url = f"http://127.0.0.1:{http_port}/janus"
     assert wait_for(lambda: requests.post(janus_url, json={"janus": "info", "transaction": "t"}, timeout=1).ok, timeout=20), janus.tail()
     base = f"http://127.0.0.1:{web_port}"
-    assert wait_for(lambda: requests.get(base + "/", timeout=1).ok, timeout=30), web.tail()
+    # Up when it answers; with SECURE_SSL_REDIRECT (production's settings) the answer is a redirect.
+    assert wait_for(lambda: requests.get(base + "/", timeout=1, allow_redirects=False).status_code in (200, 301),
+                    timeout=30), web.tail()
     settings.JANUS = {
         **settings.JANUS, "ENABLED": True, "URL": janus_url, "HTTP_PORT": http_port, "WS_PORT": ws_port,
         "ADMIN_URL": f"http://127.0.0.1:{admin_port}/admin", "ADMIN_PORT": admin_port,
@@ -111,7 +121,14 @@ def stack(transactional_db, tmp_path, settings):
 
 
 @pytest.fixture
-def browser(tone, monkeypatch):
+def browser_options() -> dict:
+    """More Chromium arguments (``args``) and its environment (``env``) for a test module's
+    browser: override this fixture there."""
+    return {}
+
+
+@pytest.fixture
+def browser(tone, monkeypatch, browser_options):
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still
@@ -119,7 +136,9 @@ def browser(tone, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}"]
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={tone}", *browser_options.get("args", ())],
+            env=browser_options.get("env"),
         )
         yield chromium
         # While Playwright's loop runs in this thread, Django keeps the test's connections per
