@@ -64,7 +64,9 @@ def test_a_command_that_exits_is_started_again_with_a_growing_pause(tmp_path, cl
     assert wait_for(lambda: len(lines(tmp_path / "starts")) >= 3, timeout=10), lines(tmp_path / "respawn.log")
     log = lines(tmp_path / "respawn.log")
     assert log[:2] == ["respawn: sh exited with 3; restarting in 1 s", "respawn: sh exited with 3; restarting in 2 s"]
-    # Stopped during a pause: nothing is left behind (not even the pause's sleep).
+    # Stopped during a pause (the third one, 4 s, has begun once its line is logged): nothing is
+    # left behind (not even the pause's sleep).
+    assert wait_for(lambda: len(lines(tmp_path / "respawn.log")) >= 3, timeout=10), lines(tmp_path / "respawn.log")
     respawn.send_signal(signal.SIGTERM)
     assert respawn.wait(timeout=3) == 3
     assert wait_for(lambda: group_is_empty(respawn.pid), timeout=3)
