@@ -220,6 +220,10 @@ def test_units_run_as_spaces_with_the_settings_restart_and_belong_to_spaces_targ
     units = root / "etc" / "systemd" / "system"
     target = parse_unit(units / "spaces.target")
     assert target["Install"]["WantedBy"] == "multi-user.target"
+    # coturn (Debian's unit) is grouped by the target and restarted when it dies, through a drop-in.
+    assert "coturn.service" in target["Unit"]["Wants"].split()
+    coturn = parse_unit(units / "coturn.service.d" / "spaces.conf")
+    assert coturn["Unit"]["PartOf"] == "spaces.target" and coturn["Service"]["Restart"] == "on-failure"
     for name in UNITS:
         unit = parse_unit(units / name)
         assert set(unit.sections()) == {"Unit", "Service", "Install"}, name
