@@ -105,11 +105,30 @@ class SpaceSerializer(serializers.ModelSerializer):
         return ParticipantSerializer(selectors.stage(space=obj), many=True).data
 
 
+class IceServerSerializer(serializers.Serializer):
+    """One entry of ``RTCPeerConnection``'s ``iceServers`` (WebRTC's RTCIceServer): a TURN server
+    (coturn) and a credential for it, signed by the server (``rooms.media.turn``)."""
+
+    urls = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="turn:HOST:PORT?transport=udp, the same over tcp, and turns:HOST:TLS_PORT?transport=tcp when TURN over TLS is on",
+    )
+    username = serializers.CharField(
+        read_only=True, help_text="<expiry, unix time>:<holder>; relays can be opened with it until the expiry"
+    )
+    credential = serializers.CharField(read_only=True, help_text="base64 HMAC-SHA1 of username with the TURN server's secret")
+
+
 class _MediaCommon(serializers.Serializer):
     server = serializers.CharField(read_only=True, help_text="Janus URL for browsers; empty: ws://<this host>:ws_port")
     ws_port = serializers.IntegerField(read_only=True)
     token = serializers.CharField(read_only=True, help_text="Signed, expiring Janus token for this role's plugin")
     room = serializers.IntegerField(read_only=True)
+    ice_servers = IceServerSerializer(
+        many=True, read_only=True,
+        help_text="For RTCPeerConnection's iceServers: TURN relays for networks that block UDP to the media server "
+        "(fetch again to reconnect: the credential expires); empty when there is no TURN server",
+    )
 
 
 class ListenerMediaSerializer(_MediaCommon):

@@ -2,9 +2,11 @@
 
 With no environment at all the project runs locally: SQLite in ``var/``, Redis on localhost,
 DEBUG on. Production sets ``SPACES_DEBUG=0``, ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DATABASE_URL``
-(PostgreSQL) and Janus's five secrets (``JANUS_*``, below); ``manage.py check --deploy`` is then clean.
+(PostgreSQL) and Janus's five secrets (``JANUS_*``, below), and ``TURN_SECRET`` with a ``TURN_HOST``;
+``manage.py check --deploy`` is then clean.
 """
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -340,6 +342,12 @@ JANUS = {
     # The browser-facing websocket: loopback by default; 0.0.0.0 to demo on a LAN.
     "WS_BIND": os.environ.get("JANUS_WS_BIND", "127.0.0.1"),
     "RTP_RANGE": os.environ.get("JANUS_RTP_RANGE", "20000-20999"),
+    # Janus's nat_1_1_mapping: the address(es) browsers are told to send media to instead of the
+    # interfaces' own, behind a 1:1 NAT (most clouds); empty: none (deploy/install sets it).
+    "PUBLIC_IP": env_list("JANUS_PUBLIC_IP", ""),
+    # Janus's ice_enforce_list: the interfaces or address prefixes it gathers candidates on;
+    # empty: every interface but loopback.
+    "ICE_ENFORCE_LIST": env_list("JANUS_ICE_ENFORCE_LIST", ""),
     # Streaming mountpoints receive the room mix on ports Janus picks here (outside the RTP range),
     # bound to FORWARD_IFACE only, so nobody off this machine can send audio into a Space.
     "FORWARD_PORT_BASE": int(os.environ.get("JANUS_FORWARD_PORT_BASE", "22000")),
@@ -360,6 +368,33 @@ JANUS = {
     "ENABLED": _janus_enabled,
     "TIMEOUT": float(os.environ.get("JANUS_TIMEOUT", "5")),
 }
+# Janus's ICE candidates (validated here: they go into janus.jcfg's `nat` section).
+for _address in JANUS["PUBLIC_IP"]:
+    try:
+        ipaddress.ip_address(_address)
+    except ValueError:
+        raise RuntimeError(f"JANUS_PUBLIC_IP: not an IP address: {_address}") from None
+if any(not re.fullmatch(r"[A-Za-z0-9_.:-]+", item) for item in JANUS["ICE_ENFORCE_LIST"]):
+    raise RuntimeError("JANUS_ICE_ENFORCE_LIST: interface names or address prefixes, comma-separated.")
+
+# TURN (coturn, deploy/coturn/turnserver.conf): a relay for browsers whose network blocks UDP to
+# Janus. Every media credential carries an RTCIceServer for it with a username
+# "<expiry>:<holder>" signed with TURN_SECRET (coturn's use-auth-secret), good for opening relays
+# for TURN_TTL seconds (pages fetch fresh credentials on every reconnect). No TURN_HOST: no TURN.
+# TURN_SECRET is coturn's static-auth-secret: the app cannot make one up that coturn would know, so
+# a TURN_HOST without it is refused, with DEBUG on or off. TURN_TLS_PORT=0: no turns: URL.
+TURN = {
+    "HOST": os.environ.get("TURN_HOST", "").strip(),
+    "SECRET": os.environ.get("TURN_SECRET", ""),
+    "PORT": int(os.environ.get("TURN_PORT") or "3478"),
+    "TLS_PORT": int(os.environ.get("TURN_TLS_PORT") or "5349"),
+    "TTL": int(os.environ.get("TURN_TTL") or "3600"),
+}
+if TURN["HOST"] and not TURN["SECRET"]:
+    raise RuntimeError("Set TURN_SECRET (coturn's static-auth-secret) when TURN_HOST is set, or leave TURN_HOST empty: no TURN.")
+if not 0 < TURN["PORT"] < 65536 or not 0 <= TURN["TLS_PORT"] < 65536 or TURN["TTL"] <= 0:
+    raise RuntimeError("TURN_PORT is a port, TURN_TLS_PORT a port or 0 (no TLS), TURN_TTL a number of seconds.")
+
 # The media server the app drives (rooms.media): Janus, or the in-memory fake the tests use.
 SPACES_MEDIA_SERVER = os.environ.get("SPACES_MEDIA_SERVER", "rooms.media.janus.JanusMediaServer")
 

@@ -393,6 +393,8 @@ def test_turnserver_conf_has_what_coturn_needs(installed):
                           "127.0.0.0-127.255.255.255", "169.254.0.0-169.254.255.255", "100.64.0.0-100.127.255.255",
                           "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::ffff:0.0.0.0-::ffff:255.255.255.255"):
         assert private_range in denied, private_range
+    # And every other address, public ones too: browsers talk to Janus only.
+    assert {"0.0.0.0-255.255.255.255", "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"} <= denied
     # The server itself (Janus, at its public address) stays reachable, even inside a denied range
     # (203.0.113.0/24 is one): coturn checks the allowed list first.
     assert [value for key, value in conf if key == "allowed-peer-ip"] == [PUBLIC_IP]
@@ -409,8 +411,9 @@ def this_machines_address() -> str:
 
 
 def uclient(port: int, secret: str, peer: str, peer_port: int) -> str:
+    # A user per peer: coturn's user-quota counts the allocations each run leaves behind.
     result = subprocess.run(
-        ["turnutils_uclient", "-p", str(port), "-W", secret, "-u", "spaces-test", "-e", peer, "-r", str(peer_port),
+        ["turnutils_uclient", "-p", str(port), "-W", secret, "-u", f"spaces-test-{peer}", "-e", peer, "-r", str(peer_port),
          "-n", "3", "-c", "127.0.0.1"],
         capture_output=True, text=True, timeout=30, check=False,
     )
@@ -419,8 +422,8 @@ def uclient(port: int, secret: str, peer: str, peer_port: int) -> str:
 
 def test_turn_relays_to_this_server_and_refuses_private_networks(tmp_path):
     """coturn with the rendered configuration (on free ports, TLS off): with a credential signed by
-    TURN_SECRET it relays to the server's own address, where Janus is; to private, link-local and
-    loopback addresses it refuses (403 Forbidden IP); without the secret there is no relay."""
+    TURN_SECRET it relays to the server's own address, where Janus is; to private, link-local,
+    loopback and public addresses it refuses (403 Forbidden IP); without the secret there is no relay."""
     require(shutil.which("turnserver") is not None and shutil.which("turnutils_uclient") is not None,
             "coturn is not installed (deploy/install-system-deps)")
     address = this_machines_address()
@@ -441,8 +444,8 @@ def test_turn_relays_to_this_server_and_refuses_private_networks(tmp_path):
         assert wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, timeout=15)
         relayed = uclient(port, secret, address, peer_port)
         assert "tot_recv_msgs=3" in relayed, relayed
-        refused = [peer_address for peer_address in ("10.255.255.254", "192.168.255.254", "172.31.255.254", "169.254.169.254")
-                   if peer_address != address]
+        refused = [peer_address for peer_address in ("10.255.255.254", "192.168.255.254", "172.31.255.254", "169.254.169.254",
+                                                     "1.1.1.1") if peer_address != address]
         if address != "127.0.0.1":
             refused.append("127.0.0.1")
         for peer_address in refused:

@@ -33,6 +33,7 @@ from django.utils import timezone
 from rooms import errors, publisher, selectors, services, tasks
 from rooms.identity import Visitor
 from rooms.media import MediaError, listener_holder, speaker_holder
+from rooms.media.fake import FakeMediaServer
 from rooms.media.janus import AUDIOBRIDGE, STREAMING, JanusMediaServer, token_holder
 from rooms.models import Participant, Space
 from rooms.services.media import MEDIA_ID_LIMIT
@@ -278,6 +279,11 @@ class TestGoingLiveAndEnding:
 
 
 class TestCredentials:
+    @pytest.fixture(autouse=True)
+    def no_turn(self, settings):
+        """No TURN server unless a test names one (tests/test_turn.py has the credentials' format)."""
+        settings.TURN = {**settings.TURN, "HOST": "", "SECRET": ""}
+
     def test_a_listener_gets_the_mountpoint_of_the_room_its_pin_and_a_token_naming_them(self, space):
         listener = join(space)
         space = fresh_space(space)
@@ -287,6 +293,7 @@ class TestCredentials:
             "room": space.media_room_id,
             "kind": "listener",
             "token": f"fake-{listener_holder(listener.pk)}",
+            "ice_servers": [],
             "mountpoint": space.media_room_id,
             "pin": space.media_pin,
         }
@@ -301,6 +308,7 @@ class TestCredentials:
             "room": space.media_room_id,
             "kind": "speaker",
             "token": f"fake-{speaker_holder(speaker.media_id)}",
+            "ice_servers": [],
             "participant_token": speaker.media_token,
             "participant_id": speaker.media_id,
             "display": speaker.uid,
@@ -320,6 +328,24 @@ class TestCredentials:
         assert (spoken["kind"], spoken["room"], spoken["participant_id"], spoken["participant_token"], spoken["muted"]) == (
             "speaker", space.media_room_id, speaker.media_id, speaker.media_token, False,
         )
+
+    @pytest.mark.parametrize("server", [JanusMediaServer, FakeMediaServer])
+    def test_with_a_turn_server_every_role_gets_a_turn_credential_naming_its_janus_holder(self, host, space, act, settings,
+                                                                                        client_for, server):
+        settings.TURN = {**settings.TURN, "HOST": "turn.example.org", "SECRET": "turn-secret", "PORT": 3478, "TLS_PORT": 5349}
+        speaker, listener = seated(space, host, act), join(space)
+        space = fresh_space(space)
+        for person, holder in ((listener, listener_holder(listener.pk)), (speaker, speaker_holder(speaker.media_id))):
+            credentials = server().credentials(room_id=space.media_room_id, pin=space.media_pin, participant=person)
+            [ice] = credentials["ice_servers"]
+            assert ice["username"].split(":", 1)[1] == holder
+            assert ice["urls"][0] == "turn:turn.example.org:3478?transport=udp"
+            if server is JanusMediaServer:
+                assert token_holder(credentials["token"]) == holder
+        # As the API gives them (the autouse media server is the fake one).
+        url = f"/api/spaces/{space.code}/media/"
+        [ice] = client_for(listener.user).get(url).json()["media"]["ice_servers"]
+        assert set(ice) == {"urls", "username", "credential"} and ice["username"].endswith(f":{listener_holder(listener.pk)}")
 
     def test_janus_tokens_name_their_holder_and_open_only_their_roles_plugin(self, host, space, act):
         speaker, listener = seated(space, host, act), join(space)

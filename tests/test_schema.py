@@ -161,6 +161,9 @@ def app(transactional_db, settings, tmp_path):
         "CELERY_BROKER_URL": "memory://",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "JANUS_ENABLED": "0",
+        # Media credentials carry TURN credentials: the schema must describe them as they come.
+        "TURN_HOST": "turn.example.org",
+        "TURN_SECRET": "schema-test-turn-secret",
         "MEDIA_ROOT": str(tmp_path / "media"),
         "LOG_LEVEL": "WARNING",
     }

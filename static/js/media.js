@@ -3,6 +3,9 @@
 // speak(): join the AudioBridge with this person's token, under the id the server gave them, and
 // publish the microphone. The server decides who is in the mix and who is muted; nothing sent
 // from here can change that (a forged unmute is undone at once).
+// A connection that is lost (Janus went away, the page was put out of the mix, or ICE failed: a
+// TURN relay that went away, say) is reported once, through onLost: the page then starts again
+// with fresh credentials.
 
 let session = null;
 let handle = null;
@@ -22,19 +25,25 @@ function serverUrl(creds) {
 function connect(creds, onLost) {
   return new Promise((resolve, reject) => {
     let connected = false;
+    let reported = false;
+    // Once per connection, and only while it is the page's current one.
+    const lost = () => {
+      if (reported || session !== janus) return;
+      reported = true;
+      onLost?.();
+    };
     const janus = new window.Janus({
       server: serverUrl(creds),
       token: creds.token,
+      // TURN relays (with their credentials) for networks that block UDP to Janus; none: [].
+      iceServers: creds.ice_servers ?? [],
       success: () => {
         connected = true;
-        resolve(janus);
+        resolve({ janus, lost });
       },
       error: (error) => {
         // After a successful start, an error means the media server went away (a restart, say).
-        if (connected) {
-          if (session === janus) onLost?.();
-          return;
-        }
+        if (connected) return lost();
         reject(new Error(typeof error === "string" ? error : "media server unreachable"));
       },
     });
@@ -60,9 +69,11 @@ function play(audio, track) {
 
 export async function listen(creds, audio, onLost) {
   await init();
-  session = await connect(creds, onLost);
+  const { janus, lost } = await connect(creds, onLost);
+  session = janus;
   await new Promise((resolve, reject) => {
     attach(session, "janus.plugin.streaming", {
+      iceState: (state) => state === "failed" && lost(),
       onmessage: (message, jsep) => {
         if (message.error) return reject(new Error(message.error));
         if (!jsep) return;
@@ -88,17 +99,15 @@ export async function listen(creds, audio, onLost) {
 
 export async function speak(creds, audio, onLost) {
   await init();
-  const janus = await connect(creds, onLost);
+  const { janus, lost } = await connect(creds, onLost);
   session = janus;
   await new Promise((resolve, reject) => {
     attach(session, "janus.plugin.audiobridge", {
+      iceState: (state) => state === "failed" && lost(),
       onmessage: (message, jsep) => {
         if (message.error) return reject(new Error(message.error));
         // Put out of the mix (demoted, or by mistake): start again with fresh credentials.
-        if (message.audiobridge === "event" && message.kicked === creds.participant_id) {
-          if (session === janus) onLost?.();
-          return;
-        }
+        if (message.audiobridge === "event" && message.kicked === creds.participant_id) return lost();
         if (message.audiobridge === "joined" && !jsep && message.id === creds.participant_id) {
           handle.createOffer({
             tracks: [{ type: "audio", capture: true, recv: true }],

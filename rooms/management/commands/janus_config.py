@@ -4,6 +4,7 @@ The files hold secrets (admin key and secret, token and events secrets): they ar
 readable by their owner only (0600) in a folder only the owner can enter (0700).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from string import Template
@@ -20,6 +21,21 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as file:
         os.fchmod(fd, 0o600)  # a file left by an older run may have been created more open
         file.write(text)
+
+
+def nat(janus: dict) -> str:
+    """The settings' lines of janus.jcfg's ``nat`` section. No STUN and no TURN for Janus itself:
+    it has a public address (given here when a 1:1 NAT hides it); browsers get TURN (docs/MEDIA.md).
+    A loopback JANUS_PUBLIC_IP (everything on one machine) maps nothing: Janus never gathers
+    candidates on loopback, so its candidates would name an address none of its sockets is on."""
+    public = [address for address in janus["PUBLIC_IP"] if not ipaddress.ip_address(address).is_loopback]
+    if public:
+        lines = [f'nat_1_1_mapping = "{",".join(public)}"']
+    else:
+        lines = ["# No public address apart from the interfaces' own (JANUS_PUBLIC_IP empty or loopback)."]
+    if janus["ICE_ENFORCE_LIST"]:
+        lines.append(f'ice_enforce_list = "{",".join(janus["ICE_ENFORCE_LIST"])}"')
+    return "\n".join(f"\t{line}" for line in lines)
 
 
 def values(folder: Path) -> dict:
@@ -41,6 +57,7 @@ def values(folder: Path) -> dict:
         "ws_bind": janus["WS_BIND"],
         "events_url": janus["EVENTS_URL"],
         "events_secret": janus["EVENTS_SECRET"],
+        "nat": nat(janus),
     }
 
 
