@@ -20,6 +20,10 @@ def test_database_url() -> str:
     return f"sqlite:///{db['NAME']}"
 
 
+# A helper, not a test (modules that import it would otherwise have pytest collect it).
+test_database_url.__test__ = False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
