@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
+from spaces import outages
 from spaces.logs import use_space
 
 from . import presence, relay, selectors, services, snapshot
@@ -71,6 +72,9 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self.send_error(error.code, error.detail)
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        except outages.DATABASE_ERRORS as error:
+            await self.database_unavailable(error)
+            return
         self.held = []
         self.space_relay = await relay.relay_add(self.space.pk, self)
         await self.send_snapshot(arrive=self.space.state == Space.State.LIVE)
@@ -120,6 +124,10 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 self.held = None
                 await self.send_error(error.code, error.detail)
                 await self.stop(CLOSE_REMOVED)
+                return
+            except outages.DATABASE_ERRORS as error:
+                self.held = None
+                await self.database_unavailable(error)
                 return
             data = snapshot["data"]
             self.space.state = data["space"]["state"]
@@ -206,6 +214,9 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             )
         except SpaceError as error:
             await self.refuse(error.code, error.detail)
+        except outages.DATABASE_ERRORS as error:
+            outages.note("reaction", error)
+            await self.send_error(outages.CODE, outages.DETAIL)
 
     async def refuse(self, code: str, detail: str):
         """Answer with an error frame; too many within the window close the socket."""
@@ -219,6 +230,13 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, code: str, detail: str):
         await self.send(text_data=json.dumps({"type": "error", "data": {"code": code, "detail": detail}}))
+
+    async def database_unavailable(self, error: Exception) -> None:
+        """The database does not answer (spaces.outages): say so, and close with 4503 (try again
+        later); the client reconnects, and gets a fresh snapshot once it answers again."""
+        outages.note(self.scope.get("path", "websocket"), error)
+        await self.send_error(outages.CODE, outages.DETAIL)
+        await self.stop(outages.CLOSE_TRY_AGAIN)
 
     async def stop(self, code: int) -> None:
         """Close with ``code`` and stop taking frames (the disconnect that follows cleans up)."""

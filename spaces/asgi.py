@@ -15,12 +15,15 @@ from channels.auth import AuthMiddleware  # noqa: E402
 
 from rooms.middleware import WebsocketSessionMiddleware  # noqa: E402
 from rooms.routing import websocket_urlpatterns  # noqa: E402
+from spaces.outages import DatabaseOutageWebsocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            CookieMiddleware(WebsocketSessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns))))
+            DatabaseOutageWebsocketMiddleware(
+                CookieMiddleware(WebsocketSessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns))))
+            )
         ),
     }
 )

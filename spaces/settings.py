@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A database that does not answer: API 503 JSON, pages a "try again" page (spaces.outages).
+    "spaces.outages.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,6 +111,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'spaces.sqlite3'}"),
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        # A persistent connection is checked (and replaced if broken) before its first query in
+        # each request or database_sync_to_async call: a PostgreSQL restart costs no request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -181,7 +186,15 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # redis-py's asyncio pool allows 100 connections by default: a burst of thousands
             # of websocket connects (group_add each) needs more.
-            "hosts": [{"address": os.environ.get("CHANNEL_REDIS_URL", REDIS_URL), "max_connections": 1000}],
+            # A receive is a blocking Redis read of 5 s (channels-redis), which redis-py's default
+            # socket timeout, 5 s as well, cut short: every relay of a quiet Space then logged a
+            # TimeoutError and paused. 15 s lets the read end on its own and still reports a Redis
+            # that stopped answering (tests/test_idle_relay.py).
+            "hosts": [{
+                "address": os.environ.get("CHANNEL_REDIS_URL", REDIS_URL),
+                "max_connections": 1000,
+                "socket_timeout": 15,
+            }],
             "capacity": int(os.environ.get("CHANNEL_CAPACITY", "1000")),
             "expiry": 60,
             # Group membership outlives the longest Space; consumers also re-add themselves.

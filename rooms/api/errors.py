@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from rooms.errors import NotPermitted, SpaceError
+from spaces import outages
 
 
 def _first_message(detail) -> tuple[str, str, str | None]:
@@ -22,6 +23,11 @@ def _first_message(detail) -> tuple[str, str, str | None]:
 
 def exception_handler(exc, context):
     request = context.get("request")
+    if isinstance(exc, outages.DATABASE_ERRORS):
+        # The database does not answer (spaces.outages): a 503 to try again, not a 500.
+        outages.note(request.path if request is not None else "api", exc)
+        return Response(dict(outages.BODY), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(outages.RETRY_AFTER)})
     if isinstance(exc, SpaceError):
         anonymous = request is not None and not request.user.is_authenticated
         if isinstance(exc, NotPermitted) and anonymous:

@@ -8,7 +8,8 @@ ones the framework around every view can produce, read off the view itself:
 - 403 for unsafe methods under session authentication: a failed CSRF check;
 - 400 (malformed JSON, not an object) and 415 (not JSON) where a request body is read;
 - 404 for operations with path parameters (unknown code or id) and for pages past the end;
-- 429 where a throttle applies.
+- 429 where a throttle applies;
+- 503 everywhere: the database does not answer (``spaces.outages``), with ``Retry-After``.
 
 Query parameters are marked ``allowEmptyValue``: every view reads ``?state=`` as no ``state``.
 
@@ -34,6 +35,7 @@ DESCRIBED = {
     "`one_scheduled_space` and `one_live_space` with `space`, `speaker_limit`, `cohost_limit`, ...).",
     415: "Send JSON with `Content-Type: application/json` (`unsupported_media_type`).",
     429: "Too many attempts; wait and try again (`throttled`).",
+    503: "The database does not answer; try again after `Retry-After` seconds (`database_unavailable`).",
 }
 
 GENERIC = {
@@ -44,6 +46,7 @@ GENERIC = {
     404: "Nothing at this address, or a page past the end (`not_found`).",
     415: DESCRIBED[415],
     429: DESCRIBED[429],
+    503: DESCRIBED[503],
 }
 
 BODIES = {400: BadRequestErrorSerializer, 409: ConflictErrorSerializer}
@@ -63,7 +66,7 @@ class ApiSchema(AutoSchema):
 
     def generic_errors(self, success) -> set[int]:
         view = self.view
-        statuses = set()
+        statuses = {503}
         authenticators = view.get_authenticators()
         if authenticators:
             statuses.add(401)

@@ -1,7 +1,7 @@
 // The live room's DOM: draws the state (see state.js) into the share page's elements. It decides
 // nothing: the actions offered are the ones state.js looked up in the server's `can`.
 import { may, menuFor, viewerMay } from "./actions.js";
-import { ROLE_NAMES, handsQueue, isLive, listenersSorted, stageSorted } from "./state.js";
+import { ROLE_NAMES, handsQueue, isLive, listenersSorted, stageSorted } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -6,7 +6,8 @@ import { describe, spaceApi } from "./api.js";
 import * as media from "./media.js";
 import { feed, float, markSpeaking, notice, renderRoom, say } from "./render.js";
 import { SpaceSocket } from "./socket.js";
-import { applyFrame, initialState, isLive, withMe, withSpeaking } from "./state.js";
+import { applyFrame, initialState, nextTick, tick, withMe, withSpeaking } from "./state.js";
+import { isLive } from "./views.js";
 
 const root = document.getElementById("room");
 const $ = (id) => document.getElementById(id);
@@ -35,10 +36,24 @@ function attempt(work) {
 const QUIET_EFFECTS = new Set(["speaking", "reaction", "error"]);
 
 function onFrame(frame) {
+  follow(applyFrame(state, frame));
+}
+
+// Deltas that came early wait a moment for the ones before them, and resync requests are spaced:
+// state.js says when to look again (`nextTick`), and what to do then (`tick`).
+let timer = null;
+function schedule() {
+  clearTimeout(timer);
+  timer = null;
+  const at = nextTick(state);
+  if (at !== null) timer = setTimeout(() => follow(tick(state)), Math.max(0, at - Date.now()));
+}
+
+function follow(result) {
   const before = state;
-  const result = applyFrame(state, frame);
   state = result.state;
   if (result.resync) socket.resync();
+  schedule();
   if (result.status === "snapshot" && $("quiet") && state.me) $("quiet").checked = state.quiet;
   for (const effect of result.effects) {
     switch (effect.type) {

@@ -4,12 +4,28 @@
 // should show or do about it (`effects`). Permissions are never computed here: the snapshot says
 // which actions this viewer may take (`can`, kept as sent), and actions.js only looks them up.
 
-export const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
+import { ROLE_NAMES } from "./views.js";
+
+// Sequence numbers (docs/REALTIME.md, "Sequence numbers and resync"). Several web processes
+// publish a Space's deltas, so two of them can arrive in the wrong order. A delta that comes early
+// is held this long for the ones before it, then applied in order; a seq still missing after that
+// is a gap, and one snapshot is asked for.
+export const HOLD_MS = 300;
+// More early deltas than this are not a reordering but lost frames: ask for a snapshot at once.
+export const MAX_HELD = 100;
+// The server refuses more than 10 resync requests in 10 s (rooms/consumers.py): requests are
+// spaced so that this client never gets there.
+export const RESYNC_SPACING_MS = 1100;
+// A snapshot asked for that has not come (the request was lost or refused) is asked for again.
+export const RESYNC_RETRY_MS = 5000;
 
 export function initialState() {
   return {
     seq: null, // the seq of the last snapshot or delta applied; null before the first snapshot
-    resyncing: false, // a fresh snapshot has been asked for and has not arrived yet
+    resyncing: false, // a fresh snapshot is needed (asked for, or due at resyncDue) and has not arrived yet
+    resyncDue: null, // when a needed resync may be sent (spacing); null once sent
+    resyncAskedAt: null, // when a resync was last sent (kept across snapshots)
+    held: [], // deltas that came early, `{frame, at}`, by seq
     space: null,
     stage: [], // host, co-hosts, speakers (present or briefly away: they keep their seat)
     listeners: [], // named, present listeners
@@ -95,28 +111,36 @@ export function applySnapshot(state, frame) {
     myActions: Array.isArray(myActions) ? myActions : [],
     speaking: state.speaking.filter((id) => stage.some((p) => p.id === id)),
     removed: state.removed, // the page of a removed person stays removed
+    resyncAskedAt: state.resyncAskedAt,
   };
 }
 
 export const isMe = (state, person) => Boolean(person && state.me && person.id === state.me.id);
 
-// Ask for a fresh snapshot once: further requests wait for the one already asked for.
-function needSnapshot(state) {
-  return { state: { ...state, resyncing: true }, resync: !state.resyncing };
+// Ask for a fresh snapshot once: further requests wait for the one already asked for. A request
+// soon after the previous one waits for `resyncDue` (see `tick`).
+function needSnapshot(state, now) {
+  if (state.resyncing) return { state, resync: false };
+  const earliest = state.resyncAskedAt === null ? now : state.resyncAskedAt + RESYNC_SPACING_MS;
+  if (now >= earliest) return { state: { ...state, resyncing: true, resyncDue: null, resyncAskedAt: now }, resync: true };
+  return { state: { ...state, resyncing: true, resyncDue: earliest }, resync: false };
 }
 
 /**
  * Apply one frame. Returns `{state, status, resync, effects}`:
- * - status: "snapshot", "applied", "stale" (seq already reflected), "gap" (a delta is missing:
- *   not applied), "unsequenced" (private, ephemeral, error frames), "waiting" (no snapshot yet);
+ * - status: "snapshot", "applied" (with any held deltas it completes), "held" (came early: kept
+ *   until the deltas before it arrive, or `tick` calls it a gap), "stale" (seq already reflected,
+ *   or already held), "gap" (a delta is missing: not applied), "unsequenced" (private, ephemeral,
+ *   error frames), "waiting" (no snapshot yet);
  * - resync: the client must send `{"type": "resync"}`;
  * - effects: what the page shows or does, e.g. `{type: "feed", text}`.
+ * After every result, the page calls `tick(state, now)` at `nextTick(state)` (if not null).
  */
-export function applyFrame(state, frame) {
+export function applyFrame(state, frame, now = Date.now()) {
   if (!frame || typeof frame.type !== "string") return { state, status: "ignored", resync: false, effects: [] };
   if (frame.type === "snapshot") return { state: applySnapshot(state, frame), status: "snapshot", resync: false, effects: [] };
   if (frame.private || frame.ephemeral || frame.type === "error" || frame.type === "pong") {
-    return { ...applyChange(state, frame), status: "unsequenced" };
+    return { ...applyChange(state, frame, now), status: "unsequenced" };
   }
   if (state.seq === null) return { state, status: "waiting", resync: false, effects: [] };
   if (typeof frame.seq !== "number" || frame.seq <= state.seq) {
@@ -129,14 +153,61 @@ export function applyFrame(state, frame) {
     return { state, status: "stale", resync: false, effects: [] };
   }
   if (frame.seq !== state.seq + 1) {
-    const asked = needSnapshot(state);
-    return { state: asked.state, status: "gap", resync: asked.resync, effects: [] };
+    // A snapshot is on its way: it has this delta, or the server sends it after the snapshot.
+    if (state.resyncing) return { state, status: "gap", resync: false, effects: [] };
+    if (state.held.some((h) => h.frame.seq === frame.seq)) return { state, status: "stale", resync: false, effects: [] };
+    const held = [...state.held, { frame, at: now }].sort((a, b) => a.frame.seq - b.frame.seq);
+    if (held.length > MAX_HELD) {
+      const asked = needSnapshot({ ...state, held: [] }, now);
+      return { state: asked.state, status: "gap", resync: asked.resync, effects: [] };
+    }
+    return { state: { ...state, held }, status: "held", resync: false, effects: [] };
   }
-  const result = applyChange({ ...state, seq: frame.seq }, frame);
-  return { ...result, status: "applied" };
+  let { state: next, resync, effects } = applyChange({ ...state, seq: frame.seq }, frame, now);
+  effects = [...effects];
+  // The deltas held for this one follow it, as long as they follow on.
+  while (next.held.length > 0 && next.held[0].frame.seq <= next.seq + 1) {
+    const [{ frame: early }, ...rest] = next.held;
+    next = { ...next, held: rest };
+    if (early.seq <= next.seq) continue;
+    const result = applyChange({ ...next, seq: early.seq }, early, now);
+    next = result.state;
+    resync = resync || result.resync;
+    effects.push(...result.effects);
+  }
+  return { state: next, status: "applied", resync, effects };
 }
 
-function applyChange(state, frame) {
+/** When the page must call `tick` (a `Date.now()` time), or null when nothing is waiting. */
+export function nextTick(state) {
+  if (state.resyncing) {
+    if (state.resyncDue !== null) return state.resyncDue;
+    return state.resyncAskedAt === null ? null : state.resyncAskedAt + RESYNC_RETRY_MS;
+  }
+  if (state.held.length === 0) return null;
+  return Math.min(...state.held.map((h) => h.at)) + HOLD_MS;
+}
+
+/**
+ * Time has passed: deltas held for `HOLD_MS` without the ones before them make a gap (one resync,
+ * the held deltas dropped: the snapshot has them); a resync kept back by the spacing is sent; one
+ * unanswered for `RESYNC_RETRY_MS` is sent again. Returns `{state, status, resync, effects}` like
+ * `applyFrame`, with status "gap", "resync" or "idle".
+ */
+export function tick(state, now = Date.now()) {
+  const idle = { state, status: "idle", resync: false, effects: [] };
+  if (state.resyncing) {
+    const due = nextTick(state);
+    if (due === null || now < due) return idle;
+    return { state: { ...state, resyncDue: null, resyncAskedAt: now }, status: "resync", resync: true, effects: [] };
+  }
+  const due = nextTick(state);
+  if (due === null || now < due) return idle;
+  const asked = needSnapshot({ ...state, held: [] }, now);
+  return { state: asked.state, status: "gap", resync: asked.resync, effects: [] };
+}
+
+function applyChange(state, frame, now) {
   const data = frame.data || {};
   const person = data.participant && typeof data.participant === "object" ? data.participant : null;
   const mine = isMe(state, person);
@@ -171,7 +242,7 @@ function applyChange(state, frame) {
       effects.push({ type: "feed", text: `${person.name} is now ${(ROLE_NAMES[person.role] || person.role).toLowerCase()}` });
       if (mine) {
         // What this viewer may do depends on their own role: forget it and ask the server.
-        const asked = needSnapshot({ ...state, can: {}, myActions: [] });
+        const asked = needSnapshot({ ...state, can: {}, myActions: [] }, now);
         state = asked.state;
         resync = asked.resync;
         effects.push({ type: "my_role", role: person.role, previous: data.previous_role ?? null });
@@ -184,7 +255,7 @@ function applyChange(state, frame) {
     case "participant.removed":
       state = drop(state, person);
       if (mine) {
-        const asked = needSnapshot({ ...state, me: person, removed: true, can: {}, myActions: [] });
+        const asked = needSnapshot({ ...state, me: person, removed: true, can: {}, myActions: [] }, now);
         state = asked.state;
         resync = asked.resync;
         effects.push({ type: "removed" });
@@ -227,21 +298,3 @@ export function withMe(state, person) {
   if (!person || (state.me && state.me.id !== person.id)) return state;
   return { ...state, me: person };
 }
-
-// --- derived views -----------------------------------------------------------------------------
-
-const ROLE_ORDER = { host: 0, cohost: 1, speaker: 2, listener: 3 };
-const time = (p) => (p.joined_at ? Date.parse(p.joined_at) || 0 : 0);
-
-/** Host, co-hosts, speakers; each group by when they joined. */
-export function stageSorted(state) {
-  return [...state.stage].sort((a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9) || time(a) - time(b));
-}
-
-/** Listeners, newest first. */
-export function listenersSorted(state) {
-  return [...state.listeners].sort((a, b) => time(b) - time(a));
-}
-
-export const handsQueue = (state) => state.hands || [];
-export const isLive = (state) => state.space?.state === "live";

@@ -4,8 +4,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
-  applyFrame, initialState, listenersSorted, stageSorted, withMe, withSpeaking,
+  HOLD_MS, MAX_HELD, RESYNC_RETRY_MS, RESYNC_SPACING_MS,
+  applyFrame, initialState, nextTick, tick, withMe, withSpeaking,
 } from "../../static/js/state.js";
+import { listenersSorted, stageSorted } from "../../static/js/views.js";
 import {
   ada, bo, cy, dee, delta, frozen, guest, hostSnapshot, listenerSnapshot, person, space,
 } from "./fixtures.mjs";
@@ -52,7 +54,8 @@ describe("snapshot", () => {
   });
 
   test("a later snapshot replaces everything, and ends a wait for one", () => {
-    const gap = run(hostSnapshot(), delta("listeners.count", 13, { count: 9 }));
+    const held = run(hostSnapshot(), delta("listeners.count", 13, { count: 9 }));
+    const gap = tick(held.state, Date.now() + HOLD_MS);
     assert.equal(gap.state.resyncing, true);
     const after = applyFrame(gap.state, { ...hostSnapshot({ listener_count: 7 }), seq: 20 });
     assert.equal(after.state.seq, 20);
@@ -182,20 +185,147 @@ describe("deltas", () => {
 });
 
 describe("sequence numbers", () => {
-  test("a gap is reported once, and nothing is applied until the snapshot", () => {
-    const start = run(hostSnapshot()).state;
-    const first = applyFrame(start, delta("participant.joined", 12, { participant: person("eve") }));
-    assert.equal(first.status, "gap");
-    assert.equal(first.resync, true);
-    assert.deepEqual({ ...first.state, resyncing: false }, start, "nothing applied");
-    const second = applyFrame(first.state, delta("listeners.count", 13, { count: 3 }));
-    assert.equal(second.status, "gap");
-    assert.equal(second.resync, false, "already asked for a snapshot");
-    assert.equal(second.state.count, 2);
-    const snap = applyFrame(second.state, { ...hostSnapshot(), seq: 13 });
-    const next = applyFrame(snap.state, delta("listeners.count", 14, { count: 4 }));
+  const T = 1_000_000; // a Date.now(), in ms
+
+  /** Apply `frames` (deltas by seq, or whole frames) at time T after a host snapshot at seq 10. */
+  function after(...frames) {
+    let result = { state: applyFrame(initialState(), hostSnapshot(), T).state, resync: false };
+    const results = [];
+    for (const frame of frames) {
+      result = applyFrame(frozen(result.state), frozen(structuredClone(typeof frame === "number" ? count(frame) : frame)), T);
+      results.push(result);
+    }
+    return { ...result, results, resyncs: results.filter((r) => r.resync).length };
+  }
+  const count = (seq) => delta("listeners.count", seq, { count: seq });
+
+  test("in order: each delta applied as it comes, nothing held, no timer", () => {
+    const { state, results, resyncs } = after(11, 12, 13);
+    assert.deepEqual(results.map((r) => r.status), ["applied", "applied", "applied"]);
+    assert.equal(state.seq, 13);
+    assert.equal(state.count, 13);
+    assert.equal(resyncs, 0);
+    assert.deepEqual(state.held, []);
+    assert.equal(nextTick(state), null);
+  });
+
+  test("an out-of-order pair is put back in order without a resync", () => {
+    const eve = person("eve");
+    const { state, results, resyncs, effects } = after(
+      delta("listeners.count", 12, { count: 3 }), delta("participant.joined", 11, { participant: eve }), 13,
+    );
+    assert.deepEqual(results.map((r) => r.status), ["held", "applied", "applied"]);
+    assert.equal(results[0].state.seq, 10, "the early delta waits");
+    assert.equal(nextTick(results[0].state), T + HOLD_MS, "for at most HOLD_MS");
+    assert.equal(results[1].state.seq, 12, "the missing one brings the held one with it");
+    assert.equal(results[1].state.count, 3, "applied in seq order: the later count wins");
+    assert.ok(ids(results[1].state.listeners).includes("eve"));
+    assert.deepEqual(results[1].effects, [{ type: "feed", text: "eve joined" }]);
+    assert.deepEqual(results[1].state.held, []);
+    assert.equal(nextTick(results[1].state), null, "nothing left to wait for");
+    assert.equal(state.seq, 13);
+    assert.deepEqual(effects, []);
+    assert.equal(resyncs, 0);
+    assert.equal(tick(state, T + 10 * HOLD_MS).resync, false);
+  });
+
+  test("a true gap: one resync after HOLD_MS, however many later deltas come", () => {
+    const later = Array.from({ length: 30 }, (_, i) => 13 + i); // 12 never comes
+    const { state, resyncs } = after(11, ...later);
+    assert.equal(resyncs, 0, "nothing asked while the deltas are held");
+    assert.equal(state.seq, 11, "nothing past the gap applied");
+    assert.equal(state.count, 11);
+    assert.equal(tick(state, T + HOLD_MS - 1).resync, false, "not before HOLD_MS");
+    const gap = tick(state, T + HOLD_MS);
+    assert.equal(gap.status, "gap");
+    assert.equal(gap.resync, true);
+    assert.equal(gap.state.resyncing, true);
+    assert.deepEqual(gap.state.held, [], "the snapshot has them");
+    let current = gap.state;
+    let asked = 0;
+    for (let seq = 43; seq < 80; seq += 1) {
+      const result = applyFrame(current, count(seq), T + HOLD_MS + seq);
+      asked += result.resync ? 1 : 0;
+      current = result.state;
+      asked += tick(current, T + HOLD_MS + seq).resync ? 1 : 0;
+    }
+    assert.equal(asked, 0, "no second request while the snapshot is on its way");
+    assert.equal(current.count, 11);
+    const snap = applyFrame(current, { ...hostSnapshot({ listener_count: 70 }), seq: 79 }, T + 400);
+    assert.equal(snap.state.resyncing, false);
+    assert.equal(applyFrame(snap.state, count(80), T + 401).status, "applied");
+  });
+
+  test("too many early deltas is lost frames, not a reordering: resync at once", () => {
+    const later = Array.from({ length: MAX_HELD + 1 }, (_, i) => 13 + i);
+    const { results, resyncs, state } = after(...later);
+    assert.equal(resyncs, 1);
+    assert.equal(results.at(-1).status, "gap");
+    assert.deepEqual(state.held, []);
+  });
+
+  test("a snapshot clears the held deltas", () => {
+    const { state } = after(13, 14);
+    assert.equal(state.held.length, 2);
+    const snap = applyFrame(state, { ...hostSnapshot({ listener_count: 5 }), seq: 12 }, T + 50);
+    assert.deepEqual(snap.state.held, []);
+    assert.equal(nextTick(snap.state), null, "no gap left to time");
+    assert.equal(tick(snap.state, T + 10 * HOLD_MS).resync, false);
+    const next = applyFrame(snap.state, count(13), T + 60);
     assert.equal(next.status, "applied");
-    assert.equal(next.state.count, 4);
+    assert.equal(next.state.count, 13);
+  });
+
+  test("duplicates are ignored, applied or held", () => {
+    const { state, results, resyncs } = after(11, 11, 13, 13, 12, 12, 13);
+    assert.deepEqual(results.map((r) => r.status), ["applied", "stale", "held", "stale", "applied", "stale", "stale"]);
+    assert.equal(state.seq, 13);
+    assert.equal(resyncs, 0);
+    assert.equal(results[3].state, results[2].state, "a duplicate of a held delta changes nothing");
+  });
+
+  test("resyncs are spaced to stay under the server's limit, and one unanswered is asked again", () => {
+    const first = tick(after(12).state, T + HOLD_MS);
+    assert.equal(first.resync, true);
+    const snap = applyFrame(first.state, { ...hostSnapshot(), seq: 12 }, T + HOLD_MS + 20);
+    assert.equal(snap.state.resyncAskedAt, T + HOLD_MS, "remembered across the snapshot");
+    // Another gap right away: the request waits until RESYNC_SPACING_MS after the last one.
+    const held = applyFrame(snap.state, count(14), T + HOLD_MS + 30);
+    const second = tick(held.state, T + 2 * HOLD_MS + 30);
+    assert.equal(second.status, "gap");
+    assert.equal(second.resync, false);
+    assert.equal(nextTick(second.state), T + HOLD_MS + RESYNC_SPACING_MS);
+    assert.equal(tick(second.state, T + HOLD_MS + RESYNC_SPACING_MS - 1).resync, false);
+    const sent = tick(second.state, T + HOLD_MS + RESYNC_SPACING_MS);
+    assert.equal(sent.resync, true);
+    assert.equal(sent.state.resyncDue, null);
+    // No snapshot came (the request was lost): asked again, once, after RESYNC_RETRY_MS.
+    const at = T + HOLD_MS + RESYNC_SPACING_MS;
+    assert.equal(tick(sent.state, at + RESYNC_RETRY_MS - 1).resync, false);
+    const again = tick(sent.state, at + RESYNC_RETRY_MS);
+    assert.equal(again.resync, true);
+    assert.equal(tick(again.state, at + RESYNC_RETRY_MS + 1).resync, false);
+  });
+
+  test("a burst of gaps never asks more than the server allows (10 in 10 s)", () => {
+    let state = applyFrame(initialState(), hostSnapshot(), T).state;
+    const sent = [];
+    // Every delta skips one, and every snapshot comes back 5 ms after it is asked for.
+    for (let now = T, seq = 10; now < T + 60_000; now += 5) {
+      seq += 2;
+      let result = applyFrame(state, count(seq), now);
+      state = result.state;
+      if (result.resync) sent.push(now);
+      const due = nextTick(state);
+      if (due !== null && due <= now) {
+        result = tick(state, now);
+        state = result.state;
+        if (result.resync) sent.push(now);
+      }
+      if (sent.length && sent.at(-1) === now - 5) state = applyFrame(state, { ...hostSnapshot(), seq }, now).state;
+    }
+    assert.ok(sent.length > 20, `resyncs sent: ${sent.length}`);
+    for (let i = 10; i < sent.length; i += 1) assert.ok(sent[i] - sent[i - 10] > 10_000, "11 requests within 10 s");
   });
 
   test("a delta the snapshot already has is ignored", () => {

@@ -1,0 +1,19 @@
+// What the page shows, derived from the room's state (state.js): pure functions, no DOM.
+
+export const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
+
+const ROLE_ORDER = { host: 0, cohost: 1, speaker: 2, listener: 3 };
+const time = (p) => (p.joined_at ? Date.parse(p.joined_at) || 0 : 0);
+
+/** Host, co-hosts, speakers; each group by when they joined. */
+export function stageSorted(state) {
+  return [...state.stage].sort((a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9) || time(a) - time(b));
+}
+
+/** Listeners, newest first. */
+export function listenersSorted(state) {
+  return [...state.listeners].sort((a, b) => time(b) - time(a));
+}
+
+export const handsQueue = (state) => state.hands || [];
+export const isLive = (state) => state.space?.state === "live";
