@@ -18,6 +18,8 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from . import turn
+
 
 class MediaError(Exception):
     """The media server refused or could not be reached; ``code`` is its error code if it gave one."""
@@ -35,6 +37,32 @@ def listener_holder(participant_id: int) -> str:
 def speaker_holder(media_id: int) -> str:
     """Whom a speaker's media credentials name: their server-assigned id in the mix."""
     return f"speaker-{media_id}"
+
+
+def browser_credentials(participant, *, room_id: int, pin: str, server: str, ws_port: int, token) -> dict:
+    """What a browser needs to hear (listener) or to speak (host, co-host, speaker), the same
+    shape for every media server: ``token(kind, holder)`` gives the server's own token for that
+    role and holder; the TURN credentials (``rooms.media.turn``) name the same holder."""
+    common = {"server": server, "ws_port": ws_port, "room": room_id}
+    if participant.is_speaking_role and participant.media_token and participant.media_id:
+        holder = speaker_holder(participant.media_id)
+        return common | {
+            "kind": "speaker",
+            "token": token("speaker", holder),
+            "ice_servers": turn.ice_servers(holder),
+            "participant_token": participant.media_token,
+            "participant_id": participant.media_id,
+            "display": participant.uid,
+            "muted": participant.muted,
+        }
+    holder = listener_holder(participant.pk)
+    return common | {
+        "kind": "listener",
+        "token": token("listener", holder),
+        "ice_servers": turn.ice_servers(holder),
+        "mountpoint": room_id,
+        "pin": pin,
+    }
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ test can read what the services made the media server do, and in what state they
 import threading
 from dataclasses import dataclass, field
 
-from . import MediaError, Rooms, listener_holder, speaker_holder, turn
+from . import MediaError, Rooms, browser_credentials
 
 
 @dataclass
@@ -111,22 +111,9 @@ class FakeMediaServer:
 
     def credentials(self, *, room_id: int, pin: str, participant) -> dict:
         """As Janus's, with fake tokens; the TURN credentials are the real ones (``rooms.media.turn``)."""
-        common = {"server": "", "ws_port": 0, "room": room_id}
-        if participant.is_speaking_role and participant.media_token and participant.media_id:
-            holder = speaker_holder(participant.media_id)
-            return common | {
-                "kind": "speaker",
-                "token": f"fake-{holder}",
-                "ice_servers": turn.ice_servers(holder),
-                "participant_token": participant.media_token,
-                "participant_id": participant.media_id,
-                "display": participant.uid,
-                "muted": participant.muted,
-            }
-        holder = listener_holder(participant.pk)
-        return common | {
-            "kind": "listener", "token": f"fake-{holder}", "ice_servers": turn.ice_servers(holder), "mountpoint": room_id, "pin": pin,
-        }
+        return browser_credentials(
+            participant, room_id=room_id, pin=pin, server="", ws_port=0, token=lambda kind, holder: f"fake-{holder}"
+        )
 
     # What a browser would do: join the mix with a secret, under an id, from a session opened
     # with credentials naming ``holder`` (the tests' speaker, honest or not); unmute themself.

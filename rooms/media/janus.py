@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 
-from . import MediaError, Rooms, listener_holder, speaker_holder, turn
+from . import MediaError, Rooms, browser_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -380,25 +380,8 @@ class JanusMediaServer:
         return Rooms(speakers=frozenset(bridged), listeners=frozenset(mounted))
 
     def credentials(self, *, room_id: int, pin: str, participant) -> dict:
-        """What this person's browser needs to hear (listener) or to speak (host, co-host, speaker),
-        with TURN credentials naming the same holder as the Janus token (``rooms.media.turn``)."""
-        common = {"server": config()["PUBLIC_URL"], "ws_port": config()["WS_PORT"], "room": room_id}
-        if participant.is_speaking_role and participant.media_token and participant.media_id:
-            holder = speaker_holder(participant.media_id)
-            return common | {
-                "kind": "speaker",
-                "token": sign_token([AUDIOBRIDGE], holder=holder),
-                "ice_servers": turn.ice_servers(holder),
-                "participant_token": participant.media_token,
-                "participant_id": participant.media_id,
-                "display": participant.uid,
-                "muted": participant.muted,
-            }
-        holder = listener_holder(participant.pk)
-        return common | {
-            "kind": "listener",
-            "token": sign_token([STREAMING], holder=holder),
-            "ice_servers": turn.ice_servers(holder),
-            "mountpoint": room_id,
-            "pin": pin,
-        }
+        """Credentials for this person's browser, with a signed token for their role's one plugin."""
+        return browser_credentials(
+            participant, room_id=room_id, pin=pin, server=config()["PUBLIC_URL"], ws_port=config()["WS_PORT"],
+            token=lambda kind, holder: sign_token([AUDIOBRIDGE if kind == "speaker" else STREAMING], holder=holder),
+        )
