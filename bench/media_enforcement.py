@@ -42,6 +42,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.processes import free_port, wait_for  # noqa: E402  (the project's, beside ROOT)
 DB_NAME = "bench_media"
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
@@ -84,14 +87,6 @@ LEVEL_MONITOR = """(threshold) => {
 }"""
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pct(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
@@ -108,19 +103,6 @@ def janus_pid(config_dir: str) -> int | None:
             continue
         if argv and argv[0].endswith(b"janus") and f"{config_dir}/janus.jcfg".encode() in argv:
             return int(entry.name)
-    return None
-
-
-def wait(condition, timeout: float, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception:
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
     return None
 
 
@@ -241,7 +223,6 @@ def main():
         start("worker", [*celery, "worker", "--concurrency", "2", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]),
         start("beat", [*celery, "beat", "--schedule", str(work / "beat"), "--loglevel", "INFO"]),
     ]
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces.settings")
     import django
     import requests
@@ -264,7 +245,7 @@ def main():
             return False
 
     try:
-        assert wait(lambda: requests.get(base + "/", timeout=1).ok, 60) and wait(janus_answers, 60), "the stack did not start"
+        assert wait_for(lambda: requests.get(base + "/", timeout=1).ok, timeout=60, interval=0.05) and wait_for(janus_answers, timeout=60, interval=0.05), "the stack did not start"
         users = {name: get_user_model().objects.create_user(name, password=PASSWORD) for name in ("bench_host", "bench_forger", "bench_speaker")}
 
         def api(name):
@@ -277,7 +258,7 @@ def main():
         assert created.status_code == 201, created.text
         code = created.json()["code"]
         room = Space.objects.get(code=code).media_room_id
-        assert wait(lambda: room in media.JanusMediaServer().rooms().listeners, 20), "no media room"
+        assert wait_for(lambda: room in media.JanusMediaServer().rooms().listeners, timeout=20, interval=0.05), "no media room"
         me = forger.post(f"{base}/api/spaces/{code}/join/", json={}).json()["participant"]["id"]
         person = f"{base}/api/spaces/{code}/participants/{me}/"
 
@@ -420,28 +401,28 @@ def main():
                     forwarders = b.message({"request": "listforwarders", "room": room, "secret": secret}).get("rtp_forwarders", [])
                 return any(f.get("port") == port for f in forwarders)
 
-            assert wait(lambda: listener.evaluate("window.__level.loud"), 30, 0.2), "the listener never heard the speaker"
+            assert wait_for(lambda: listener.evaluate("window.__level.loud"), timeout=30, interval=0.2), "the listener never heard the speaker"
             # The host mutes the Chromium speaker: how long until the listener's page plays silence
             # (Janus's mute, then the mix, the forward and the listener's jitter buffer), and back.
             seat_url = f"{base}/api/spaces/{code}/participants/{seat.uid}/"
             for rep in range(args.repeat):
-                assert wait(lambda: listener.evaluate("window.__level.loud"), 10, 0.05), "no sound before the mute"
+                assert wait_for(lambda: listener.evaluate("window.__level.loud"), timeout=10, interval=0.05), "no sound before the mute"
                 time.sleep(1)
                 sent = time.time()
                 assert host.patch(seat_url, json={"muted": True}).status_code == 200
-                results["mute_silent"].append(since(sent, wait(lambda: quiet_since(sent), 5, 0.05)))
+                results["mute_silent"].append(since(sent, wait_for(lambda: quiet_since(sent), timeout=5, interval=0.05)))
                 time.sleep(1)
                 sent = time.time()
                 assert host.patch(seat_url, json={"muted": False}).status_code == 200
-                results["unmute_heard"].append(since(sent, wait(lambda: heard_since(sent), 5, 0.05)))
+                results["unmute_heard"].append(since(sent, wait_for(lambda: heard_since(sent), timeout=5, interval=0.05)))
             up_since = time.monotonic()
             for crash in range(args.crashes):
                 # Janus up long enough for respawn to restart it after its shortest pause, and sound
                 # playing steadily for a couple of seconds.
                 time.sleep(max(0.0, RESPAWN_STABLE + 1 - (time.monotonic() - up_since)))
-                assert wait(lambda: listener.evaluate("window.__level.loud"), 30, 0.2), "no sound before the crash"
+                assert wait_for(lambda: listener.evaluate("window.__level.loud"), timeout=30, interval=0.2), "no sound before the crash"
                 time.sleep(2)
-                pid = wait(lambda: janus_pid(config_dir), 10)
+                pid = wait_for(lambda: janus_pid(config_dir), timeout=10, interval=0.05)
                 killed = time.time()
                 os.kill(pid, signal.SIGKILL)
                 row = {"started": None, "answers": None, "rebuilt": None, "speaker": None, "heard": None, "silent": None}
