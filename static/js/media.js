@@ -16,6 +16,10 @@ function init() {
   return ready;
 }
 
+// A negotiation that never finishes (a reply lost while the media server restarts, say) fails
+// after this long, so the page starts again with fresh credentials instead of waiting forever.
+const NEGOTIATION_TIMEOUT_MS = 12000;
+
 function serverUrl(creds) {
   if (creds.server) return creds.server;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -26,6 +30,11 @@ function connect(creds, onLost) {
   return new Promise((resolve, reject) => {
     let connected = false;
     let reported = false;
+    let abandoned = false;
+    const timer = setTimeout(() => {
+      abandoned = true;
+      reject(new Error("the media server did not answer in time"));
+    }, NEGOTIATION_TIMEOUT_MS);
     // Once per connection, and only while it is the page's current one.
     const lost = () => {
       if (reported || session !== janus) return;
@@ -38,12 +47,16 @@ function connect(creds, onLost) {
       // TURN relays (with their credentials) for networks that block UDP to Janus; none: [].
       iceServers: creds.ice_servers ?? [],
       success: () => {
+        clearTimeout(timer);
+        // Too late: the page has given up on this connection and is starting another.
+        if (abandoned) return janus.destroy({});
         connected = true;
         resolve({ janus, lost });
       },
       error: (error) => {
         // After a successful start, an error means the media server went away (a restart, say).
         if (connected) return lost();
+        clearTimeout(timer);
         reject(new Error(typeof error === "string" ? error : "media server unreachable"));
       },
     });
@@ -61,6 +74,15 @@ function attach(janus, plugin, callbacks) {
   });
 }
 
+
+function withDeadline(promise) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("the media server did not answer in time")), NEGOTIATION_TIMEOUT_MS);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 function play(audio, track) {
   audio.srcObject = new MediaStream([track]);
   const started = audio.play();
@@ -71,7 +93,7 @@ export async function listen(creds, audio, onLost) {
   await init();
   const { janus, lost } = await connect(creds, onLost);
   session = janus;
-  await new Promise((resolve, reject) => {
+  await withDeadline(new Promise((resolve, reject) => {
     attach(session, "janus.plugin.streaming", {
       iceState: (state) => state === "failed" && lost(),
       onmessage: (message, jsep) => {
@@ -94,14 +116,14 @@ export async function listen(creds, audio, onLost) {
       handle = h;
       handle.send({ message: { request: "watch", id: creds.mountpoint, pin: creds.pin } });
     }, reject);
-  });
+  }));
 }
 
 export async function speak(creds, audio, onLost) {
   await init();
   const { janus, lost } = await connect(creds, onLost);
   session = janus;
-  await new Promise((resolve, reject) => {
+  await withDeadline(new Promise((resolve, reject) => {
     attach(session, "janus.plugin.audiobridge", {
       iceState: (state) => state === "failed" && lost(),
       onmessage: (message, jsep) => {
@@ -137,7 +159,7 @@ export async function speak(creds, audio, onLost) {
         },
       });
     }, reject);
-  });
+  }));
 }
 
 export function setMuted(muted) {

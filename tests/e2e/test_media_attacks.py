@@ -132,8 +132,19 @@ def listener(browser, live: Live):
     page = browser.new_context().new_page()
     page.goto(live.share)
     page.click("#listen")
-    page.wait_for_function("document.getElementById('media-status').textContent === 'Listening.'", timeout=20000)
+    until_listening(page, live.stack)
     return page
+
+
+def until_listening(page, stack) -> None:
+    """Wait for the page to say it is listening; if it never does, say what it showed instead."""
+    said = []
+    page.on("console", lambda message: said.append(f"{message.type}: {message.text}"))
+    try:
+        page.wait_for_function("document.getElementById('media-status').textContent === 'Listening.'", timeout=25000)
+    except Exception as error:
+        status = page.evaluate("document.getElementById('media-status').textContent")
+        raise AssertionError(f"the page never listened; it says {status!r}\nconsole: {said}\n{logs(stack)}") from error
 
 
 def hears(page, timeout: float) -> float | None:
@@ -600,7 +611,7 @@ def test_audio_comes_back_after_janus_is_killed_without_reloading_any_page(stack
     sign_in(fan_page, stack.base, "fan")
     fan_page.goto(live.share)
     fan_page.click("#listen")
-    fan_page.wait_for_function("document.getElementById('media-status').textContent === 'Listening.'", timeout=20000)
+    until_listening(fan_page, stack)
     ear = listener(browser, live)
     live.patch(live.participant(fan), {"role": "speaker"})
     fan_page.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
