@@ -12,10 +12,14 @@ import os
 import threading
 from contextlib import contextmanager
 
+import redis
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 
 logger = logging.getLogger(__name__)
+
+# What Redis (the channel layer, presence) raises when it is down or restarting.
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, OSError)
 
 EVERYONE = "everyone"
 STAFF = "staff"  # host and co-hosts only
@@ -39,10 +43,29 @@ def send(space_id: int, frame: dict, *, audience: str = EVERYONE) -> None:
     try:
         # Serialised once here: every socket of the Space receives this very text.
         text = json.dumps(frame, cls=DjangoJSONEncoder)
-        _publisher.run(layer.group_send(group, {"type": "space.event", "frame": frame, "text": text, "audience": audience}))
-    except Exception:
-        # The change is committed; a client that misses this frame resyncs on the next one.
-        logger.exception("Could not publish %s to %s", frame.get("type"), group)
+    except (TypeError, ValueError):
+        logger.exception("Could not serialise %s for %s", frame.get("type"), group)
+        return
+    message = {"type": "space.event", "frame": frame, "text": text, "audience": audience}
+    for attempt in (1, 2):
+        try:
+            _publisher.run(layer.group_send(group, message))
+            return
+        except TimeoutError as error:
+            # Redis does not answer at all: a second try would only hold the caller longer.
+            logger.warning("Could not publish %s to %s: %s", frame.get("type"), group, error or "timed out")
+            return
+        except REDIS_ERRORS as error:
+            # After a Redis restart the first command on a pooled connection fails (the
+            # connection is stale); the pool has dropped it, so one more try gets a fresh one.
+            if attempt == 1:
+                continue
+            logger.warning("Could not publish %s to %s: %s", frame.get("type"), group, error)
+        except Exception:
+            logger.exception("Could not publish %s to %s", frame.get("type"), group)
+            return
+    # The change is committed; clients that miss this frame notice the gap in seq (at the latest
+    # from the relays' seq frames) and resync.
 
 
 class _Publisher:

@@ -8,7 +8,11 @@ already serialised text to every local socket of that Space. The channel layer t
 message per process per event, whatever the size of the room.
 
 The relay also renews what would otherwise expire: its membership of the group, and the presence
-of its sockets' people (one Redis command for all of them, see ``rooms.presence``).
+of its sockets' people (one Redis command for all of them, see ``rooms.presence``). It repairs
+what a Redis restart loses (docs/RELIABILITY.md): once Redis answers again it rejoins the group,
+puts its sockets back into presence and sends each of them a fresh snapshot, since frames
+published meanwhile are gone. In a quiet Space it writes a ``seq`` frame now and then, carrying
+the Space's current seq, so that a client which missed the last delta notices and resyncs.
 """
 
 from __future__ import annotations
@@ -22,15 +26,19 @@ from typing import Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from . import presence, services
-from .publisher import EVERYONE, space_group
+from .models import Space
+from .publisher import EVERYONE, REDIS_ERRORS, space_group
 
 logger = logging.getLogger(__name__)
 
 # Yield to the event loop after this many socket writes, so that a broadcast to a huge room does
 # not hold up handshakes and pings for its whole length.
 WRITES_PER_TURN = 1000
+# A closed socket whose presence could not be updated (Redis down) is retried this long.
+CLOSE_RETRY_FOR = 600.0
 
 
 class Socket(Protocol):
@@ -39,6 +47,9 @@ class Socket(Protocol):
     def presence_member(self) -> tuple[int, str] | None: ...
 
     async def deliver(self, frame: dict, text: str, audience: str) -> None: ...
+
+    def resync(self) -> None:
+        """Send this socket a fresh snapshot soon (frames may have been lost)."""
 
 
 class SpaceRelay:
@@ -49,6 +60,7 @@ class SpaceRelay:
         self.channel_name = ""
         self.started: asyncio.Future = asyncio.get_running_loop().create_future()
         self.tasks: list[asyncio.Task] = []
+        self.last_frame_at = time.monotonic()
 
     async def start(self) -> None:
         try:
@@ -58,7 +70,11 @@ class SpaceRelay:
             self.started.set_exception(error)
             self.started.exception()  # retrieved: only the sockets waiting on it need to see it
             raise
-        self.tasks = [asyncio.create_task(self.receive_forever()), asyncio.create_task(self.renew_forever())]
+        self.tasks = [
+            asyncio.create_task(self.receive_forever()),
+            asyncio.create_task(self.renew_forever()),
+            asyncio.create_task(self.beat_forever()),
+        ]
         self.started.set_result(True)
 
     async def stop(self) -> None:
@@ -76,17 +92,31 @@ class SpaceRelay:
                 message = await self.channel_layer.receive(self.channel_name)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # Redis went away: frames sent meanwhile are lost, which clients see as a gap in
-                # seq and resync. Try again shortly, and make sure we are still in the group.
-                logger.exception("Relay of Space %s could not receive; retrying", self.space_id)
-                await asyncio.sleep(1)
-                await self.rejoin_group()
+            except Exception as error:
+                # Redis went away (or restarted, empty): frames published meanwhile are lost.
+                logger.warning("Relay of Space %s could not receive (%s); recovering", self.space_id, error)
+                await self.recover()
                 continue
             await self.deliver(message)
 
+    async def recover(self) -> None:
+        """Wait until Redis answers, then rejoin the group, put the sockets back into presence and
+        send each a fresh snapshot: whatever was published meanwhile is in it."""
+        while True:
+            await asyncio.sleep(1)
+            try:
+                await self.channel_layer.group_add(space_group(self.space_id), self.channel_name)
+                break
+            except Exception as error:
+                logger.warning("Relay of Space %s still cannot reach Redis (%s)", self.space_id, error)
+        await self.renew_presence()
+        for socket in list(self.sockets):
+            socket.resync()
+        logger.info("Relay of Space %s recovered; resyncing %d sockets", self.space_id, len(self.sockets))
+
     async def deliver(self, message: dict) -> None:
         frame, text, audience = message["frame"], message["text"], message.get("audience", EVERYONE)
+        self.last_frame_at = time.monotonic()
         for written, socket in enumerate(list(self.sockets), start=1):
             try:
                 # Each socket decides on staff-only frames: its role may be changing right now.
@@ -99,12 +129,43 @@ class SpaceRelay:
     async def renew_forever(self) -> None:
         while True:
             await asyncio.sleep(presence.HEARTBEAT)
-            members = [m for m in (s.presence_member() for s in list(self.sockets)) if m is not None]
+            await self.renew_presence()
+            await self.rejoin_group()
+
+    async def renew_presence(self) -> None:
+        # Adds the members that are missing too: after a Redis restart, every open socket is back.
+        members = [m for m in (s.presence_member() for s in list(self.sockets)) if m is not None]
+        for attempt in (1, 2):
             try:
                 await presence.connections_alive(self.space_id, members)
+                return
+            except REDIS_ERRORS as error:
+                if attempt == 2:  # the first may meet a pooled connection Redis closed when it restarted
+                    logger.warning("Could not renew presence in Space %s (%s)", self.space_id, error)
             except Exception:
                 logger.exception("Could not renew presence in Space %s", self.space_id)
-            await self.rejoin_group()
+                return
+
+    async def beat_forever(self) -> None:
+        """In a quiet live Space, tell the sockets the current seq every ``SPACES_SEQ_BEAT``
+        seconds: a client that lost the last delta (and would otherwise wait for the next event
+        to notice) resyncs."""
+        while True:
+            beat = settings.SPACES_SEQ_BEAT
+            await asyncio.sleep(max(0.1, self.last_frame_at + beat - time.monotonic()))
+            if time.monotonic() - self.last_frame_at < beat:
+                continue
+            try:
+                row = await database_sync_to_async(_seq_and_state)(self.space_id)
+            except Exception as error:
+                logger.warning("Could not read the seq of Space %s (%s)", self.space_id, error)
+                self.last_frame_at = time.monotonic()
+                continue
+            if row is None or row[1] != Space.State.LIVE:
+                self.last_frame_at = time.monotonic()
+                continue
+            frame = {"type": "seq", "seq": row[0]}
+            await self.deliver({"frame": frame, "text": f'{{"type": "seq", "seq": {row[0]}}}'})
 
     async def rejoin_group(self) -> None:
         # Group membership expires in the channel layer (and vanishes if Redis restarts empty).
@@ -112,6 +173,10 @@ class SpaceRelay:
             await self.channel_layer.group_add(space_group(self.space_id), self.channel_name)
         except Exception:
             logger.warning("Could not renew the group membership of Space %s", self.space_id, exc_info=True)
+
+
+def _seq_and_state(space_id: int) -> tuple[int, str] | None:
+    return Space.objects.filter(pk=space_id).values_list("event_seq", "state").first()
 
 
 # One registry per event loop: tests run each in a loop of its own, daphne runs one.
@@ -179,11 +244,49 @@ async def _expire_at(space_id: int, due: int, checks: dict) -> None:
         await database_sync_to_async(services.space_presence_expire)(space_id=space_id)
     except asyncio.CancelledError:
         raise
+    except REDIS_ERRORS as error:
+        # Redis is down: the periodic sweep makes them leave once it is back.
+        logger.warning("Presence expiry failed for Space %s (%s)", space_id, error)
     except Exception:
         # The periodic sweep will make them leave; a disconnect must never raise.
         logger.exception("Presence expiry failed for Space %s", space_id)
     finally:
         checks.pop((space_id, due), None)
+
+
+_closing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[asyncio.Task]] = weakref.WeakKeyDictionary()
+
+
+async def connection_closed(space_id: int, participant_id: int, connection_id: str) -> None:
+    """A socket of a present person closed: give it the grace period, then check who left. Never
+    raises: with Redis down, it is retried in the background until Redis answers (so the person
+    still leaves), and the disconnect goes on."""
+    try:
+        expires = await presence.connection_closed(space_id, participant_id, connection_id)
+    except Exception as error:
+        logger.warning("Could not mark a socket of Space %s closed (%s); retrying", space_id, error)
+        task = asyncio.create_task(_closed_when_redis_answers(space_id, participant_id, connection_id))
+        tasks = _closing.setdefault(asyncio.get_running_loop(), set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return
+    expire_later(space_id, expires)
+
+
+async def _closed_when_redis_answers(space_id: int, participant_id: int, connection_id: str) -> None:
+    deadline, delay = time.monotonic() + CLOSE_RETRY_FOR, 0.5
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            expires = await presence.connection_closed(space_id, participant_id, connection_id)
+        except Exception:
+            if time.monotonic() > deadline:
+                logger.error("Gave up marking a socket of Space %s closed: Redis did not come back", space_id)
+                return
+            delay = min(delay * 2, 5.0)
+            continue
+        expire_later(space_id, expires)
+        return
 
 
 def local_sockets(space_id: int) -> int:

@@ -16,6 +16,9 @@ from channels.auth import AuthMiddleware  # noqa: E402
 from rooms.middleware import WebsocketSessionMiddleware  # noqa: E402
 from rooms.routing import websocket_urlpatterns  # noqa: E402
 from spaces.outages import DatabaseOutageWebsocketMiddleware  # noqa: E402
+from spaces import backpressure  # noqa: E402
+
+backpressure.install()  # a websocket that stops reading is closed, not buffered for without end
 
 application = ProtocolTypeRouter(
     {
