@@ -3,7 +3,9 @@
 Services decide who may speak and who is muted; a ``MediaServer`` makes the audio obey. The
 project ships two: ``rooms.media.janus.JanusMediaServer`` (Janus's AudioBridge for the speakers and
 a Streaming mountpoint for the listeners, the default) and ``rooms.media.fake.FakeMediaServer``
-(in memory, recording every call, for tests, like Django's locmem email backend). The setting
+(in memory, recording every call, for tests, like Django's locmem email backend). With several
+Janus nodes (``settings.JANUS_NODES``), ``rooms.media.nodes`` says which node holds a room and
+which node each listener is sent to. The setting
 ``SPACES_MEDIA_SERVER`` names the class; ``JANUS["ENABLED"] = False`` turns media off (calls do
 nothing and report it).
 

@@ -16,6 +16,11 @@ the PIN (changed when one is removed). ``holder_of`` reads which token a Janus h
 with (admin API), so a join under somebody else's id is caught, and ``revoke_sessions`` ends every
 Janus session of a holder.
 
+With several Janus nodes (``settings.JANUS_NODES``, ``rooms.media.nodes``) a room's AudioBridge
+lives on its home node and its mix is forwarded to a mountpoint on each node of its spread; the
+room's own requests go to the home, PIN changes and revocations to every node, and ``rooms()``
+surveys every node (viewers, and which nodes answer) for the reconcile.
+
 Every call runs in a Celery task after the database committed (``rooms.services.media``): a
 failure raises ``MediaError`` there and the task retries; the periodic reconcile repairs the rest.
 """
@@ -28,10 +33,12 @@ import secrets
 import time
 from dataclasses import dataclass
 
+import redis
 import requests
 from django.conf import settings
 
-from . import MediaError, Rooms, browser_credentials
+from . import MediaError, Rooms, browser_credentials, nodes
+from .nodes import Node
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +87,12 @@ class PluginSession:
     session_id: int
     handle_id: int
     http: requests.Session
+    node: Node
 
     def message(self, body: dict) -> dict:
         """A request the plugin answers at once (create, list, mute...); or, for one it answers
         later (join), the event that carries the answer."""
-        reply = _post(self.http, f"/{self.session_id}/{self.handle_id}", {"janus": "message", "body": body})
+        reply = _post(self.http, f"/{self.session_id}/{self.handle_id}", {"janus": "message", "body": body}, node=self.node)
         if reply.get("janus") == "ack":
             reply = self._next_event()
         data = reply.get("plugindata", {}).get("data", {})
@@ -95,24 +103,25 @@ class PluginSession:
     def _next_event(self) -> dict:
         params = {"maxev": 1, "token": sign_token([AUDIOBRIDGE, STREAMING], 60)}
         try:
-            response = self.http.get(f"{config()['URL']}/{self.session_id}", params=params, timeout=config()["TIMEOUT"] + 30)
+            response = self.http.get(f"{self.node.url}/{self.session_id}", params=params, timeout=config()["TIMEOUT"] + 30)
             event = response.json()
         except (requests.RequestException, ValueError) as error:
             raise MediaError(f"Janus is unreachable: {error}") from error
         return event[0] if isinstance(event, list) and event else event
 
 
-def _post(http: requests.Session, path: str, payload: dict, *, admin: bool = False) -> dict:
+def _post(http: requests.Session, path: str, payload: dict, *, admin: bool = False, node: Node | None = None) -> dict:
+    node = node or nodes.nodes()[0]
     payload = {**payload, "transaction": secrets.token_hex(8)}
     if admin:
-        url, payload["admin_secret"] = config()["ADMIN_URL"] + path, config()["ADMIN_SECRET"]
+        url, payload["admin_secret"] = node.admin_url + path, config()["ADMIN_SECRET"]
     else:
-        url, payload["token"] = config()["URL"] + path, sign_token([AUDIOBRIDGE, STREAMING], 60)
+        url, payload["token"] = node.url + path, sign_token([AUDIOBRIDGE, STREAMING], 60)
     try:
         response = http.post(url, json=payload, timeout=config()["TIMEOUT"])
         reply = response.json()
     except (requests.RequestException, ValueError) as error:
-        raise MediaError(f"Janus is unreachable: {error}") from error
+        raise MediaError(f"Janus ({node.name}) is unreachable: {error}") from error
     if reply.get("janus") == "error":
         error = reply.get("error", {})
         raise MediaError(error.get("reason", "Janus error"), error.get("code"))
@@ -120,30 +129,35 @@ def _post(http: requests.Session, path: str, payload: dict, *, admin: bool = Fal
 
 
 class plugin:
-    """``with plugin(AUDIOBRIDGE) as bridge: bridge.message({...})`` — a short-lived control session."""
+    """``with plugin(AUDIOBRIDGE, node) as bridge: bridge.message({...})`` — a short-lived control
+    session on one node (the first one if none is named)."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, node: Node | None = None):
+        self.name, self.node = name, node or nodes.nodes()[0]
 
     def __enter__(self) -> PluginSession:
         self.http = requests.Session()
-        session_id = _post(self.http, "", {"janus": "create"})["data"]["id"]
-        self.session_id = session_id
-        handle_id = _post(self.http, f"/{session_id}", {"janus": "attach", "plugin": self.name})["data"]["id"]
-        return PluginSession(session_id, handle_id, self.http)
+        try:
+            session_id = _post(self.http, "", {"janus": "create"}, node=self.node)["data"]["id"]
+            self.session_id = session_id
+            handle_id = _post(self.http, f"/{session_id}", {"janus": "attach", "plugin": self.name}, node=self.node)["data"]["id"]
+        except MediaError:
+            self.http.close()
+            raise
+        return PluginSession(session_id, handle_id, self.http, self.node)
 
     def __exit__(self, *exc):
         try:
-            _post(self.http, f"/{self.session_id}", {"janus": "destroy"})
+            _post(self.http, f"/{self.session_id}", {"janus": "destroy"}, node=self.node)
         except MediaError:
             pass
         self.http.close()
         return False
 
 
-def _admin_request(path: str, body: dict) -> dict:
+def _admin_request(path: str, body: dict, node: Node | None = None) -> dict:
     with requests.Session() as http:
-        return _post(http, path, body, admin=True)
+        return _post(http, path, body, admin=True, node=node)
 
 
 def _secret(body: dict, room_id: int, *, create: bool = False) -> dict:
@@ -171,18 +185,69 @@ def _ignore_missing(call, *codes: int) -> None:
 
 
 class JanusMediaServer:
-    """``rooms.media.MediaServer`` on Janus (AudioBridge + Streaming), over its HTTP API."""
+    """``rooms.media.MediaServer`` on Janus (AudioBridge + Streaming), over its HTTP API, on one
+    node or several (``rooms.media.nodes``): a room's speakers on its home node, its listeners on
+    the mountpoints of its spread, every node surveyed by ``rooms()``."""
 
     def room_open(self, *, room_id: int, allowed: list[str], pin: str, record_file: str | None = None) -> None:
-        """Create the AudioBridge room, its Streaming mountpoint, and the forward between them.
+        """Create the AudioBridge room, its Streaming mountpoints, and the forwards between them.
         Idempotent and repairing: parts that exist are kept once Janus confirmed they are this
-        room's, a wrong PIN is put right, a missing or stray forward is fixed. Run for every
-        live room by the reconcile, so it only asks before it creates (no error in Janus's log)."""
-        with plugin(AUDIOBRIDGE) as bridge:
+        room's, a wrong PIN is put right, a missing or stray forward is fixed; with several nodes,
+        a room whose home stopped answering moves to another node, the spread grows by a node
+        when the nodes carrying it are full, and a copy of the room left on another node (one
+        that answers again) is destroyed. Run for every live room by the reconcile, so it only
+        asks before it creates (no error in Janus's log)."""
+        if not nodes.several():
+            node = nodes.nodes()[0]
+            with plugin(AUDIOBRIDGE, node) as bridge:
+                self._bridge_open(bridge, room_id, allowed, record_file)
+                with plugin(STREAMING, node) as streaming:
+                    port = self._mountpoint_open(streaming, room_id, pin, node)
+                self._forward(bridge, room_id, {(node.forward_host, port)})
+            return
+        up = nodes.healthy()
+        if not up:
+            raise MediaError("No Janus node answers.")
+        home = self._home(room_id, up)
+        carrying = [node for node in up if node.name in nodes.spread(room_id) | {home.name}]
+        for node in up:
+            if node not in carrying and self._mountpoint_held(room_id, node):
+                # Its mountpoint still has listeners (the placement was lost): keep feeding it.
+                nodes.place(room_id, spread_node=node)
+                carrying.append(node)
+        load = nodes.loads()
+        if all(load.get(node.name, 0) >= settings.JANUS_NODE_LISTENERS for node in carrying):
+            others = [node for node in up if node not in carrying]
+            if others:
+                extra = nodes.least_loaded(others, load)
+                nodes.place(room_id, spread_node=extra)
+                carrying.append(extra)
+        with plugin(AUDIOBRIDGE, home) as bridge:
             self._bridge_open(bridge, room_id, allowed, record_file)
-            with plugin(STREAMING) as streaming:
-                port = self._mountpoint_open(streaming, room_id, pin)
-            self._forward(bridge, room_id, port)
+            targets = set()
+            for node in carrying:
+                with plugin(STREAMING, node) as streaming:
+                    targets.add((node.forward_host, self._mountpoint_open(streaming, room_id, pin, node)))
+            self._forward(bridge, room_id, targets)
+        for node in up:
+            if node != home:
+                self._bridge_close(room_id, node)
+
+    def _home(self, room_id: int, up: list[Node]) -> Node:
+        """The node that holds the room's speakers: as placed, while it answers; else one that
+        Janus says holds the room; else the least-loaded node that answers."""
+        home = nodes.home(room_id)
+        if home is None or home not in up:
+            held = []
+            for node in up:
+                with plugin(AUDIOBRIDGE, node) as bridge:
+                    if bridge.message({"request": "exists", "room": room_id}).get("exists"):
+                        held.append(node)
+            if home is not None:
+                logger.warning("Janus node %s does not answer: room %s moves to another node", home.name, room_id)
+            home = held[0] if held else nodes.least_loaded(up)
+            nodes.place(room_id, home_node=home)
+        return home
 
     def _bridge_open(self, bridge: PluginSession, room_id: int, allowed: list[str], record_file: str | None) -> None:
         if bridge.message({"request": "exists", "room": room_id}).get("exists"):
@@ -213,12 +278,21 @@ class JanusMediaServer:
                 raise
             bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))  # made meanwhile
 
-    def _mountpoint_open(self, streaming: PluginSession, room_id: int, pin: str) -> int:
-        """Make the mountpoint if it is missing (Janus picks its port: port 0), put its PIN right,
-        and return the port it listens on."""
+    def _mountpoint_held(self, room_id: int, node: Node) -> bool:
+        with plugin(STREAMING, node) as streaming:
+            return self._mountpoint_info(streaming, room_id) is not None
+
+    def _bridge_close(self, room_id: int, node: Node) -> None:
+        with plugin(AUDIOBRIDGE, node) as bridge:
+            if bridge.message({"request": "exists", "room": room_id}).get("exists"):
+                _ignore_missing(lambda: bridge.message(_secret({"request": "destroy", "room": room_id}, room_id)), AUDIOBRIDGE_NO_SUCH_ROOM)
+
+    def _mountpoint_open(self, streaming: PluginSession, room_id: int, pin: str, node: Node) -> int:
+        """Make the mountpoint if it is missing (Janus picks its port: port 0, on the node's
+        forward address), put its PIN right, and return the port it listens on."""
         info = self._mountpoint_info(streaming, room_id)
         if info is None:
-            media = [{"type": "audio", "mid": "a", "port": 0, "pt": OPUS_PT, "codec": "opus", "iface": config()["FORWARD_IFACE"]}]
+            media = [{"type": "audio", "mid": "a", "port": 0, "pt": OPUS_PT, "codec": "opus", "iface": node.forward_host}]
             create = {
                 "request": "create", "type": "rtp", "id": room_id, "description": f"space-{room_id}",
                 "is_private": True, "pin": pin, "media": media,
@@ -258,39 +332,53 @@ class JanusMediaServer:
             raise MediaError(f"Mountpoint {room_id} exists but does not take this room's secret.")
         return info
 
-    def _forward(self, bridge: PluginSession, room_id: int, port: int) -> None:
-        """Exactly one forward of the room's mix, to the mountpoint's port."""
+    def _forward(self, bridge: PluginSession, room_id: int, targets: set[tuple[str, int]]) -> None:
+        """Exactly one forward of the room's mix to each mountpoint (address, port)."""
         listing = bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))
-        forwarding = False
+        forwarding = set()
         for forwarder in listing.get("rtp_forwarders", []):
-            if forwarder.get("port") == port and not forwarding:
-                forwarding = True
+            target = (forwarder.get("ip"), forwarder.get("port"))
+            if target in targets and target not in forwarding:
+                forwarding.add(target)
                 continue
             bridge.message(_secret({"request": "stop_rtp_forward", "room": room_id, "stream_id": forwarder["stream_id"]}, room_id))
-        if not forwarding:
+        for host, port in sorted(targets - forwarding):
             bridge.message(
                 _secret(
-                    {"request": "rtp_forward", "room": room_id, "host": config()["FORWARD_IFACE"], "port": port,
-                     "codec": "opus", "ptype": OPUS_PT},
+                    {"request": "rtp_forward", "room": room_id, "host": host, "port": port, "codec": "opus", "ptype": OPUS_PT},
                     room_id,
                 )
             )
 
     def room_close(self, *, room_id: int) -> None:
-        """Destroy the room and its mountpoint (whatever of them exists)."""
-        with plugin(AUDIOBRIDGE) as bridge:
-            _ignore_missing(lambda: bridge.message(_secret({"request": "destroy", "room": room_id}, room_id)), AUDIOBRIDGE_NO_SUCH_ROOM)
-        with plugin(STREAMING) as streaming:
-            _ignore_missing(
-                lambda: streaming.message(_secret({"request": "destroy", "id": room_id}, room_id)), STREAMING_NO_SUCH_MOUNTPOINT
-            )
+        """Destroy the room and its mountpoints (whatever of them exists) on every node that
+        answers; a node that does not has them destroyed by the reconcile when it answers again."""
+        targets = nodes.healthy() if nodes.several() else nodes.nodes()
+        for node in targets:
+            with plugin(AUDIOBRIDGE, node) as bridge:
+                _ignore_missing(lambda: bridge.message(_secret({"request": "destroy", "room": room_id}, room_id)), AUDIOBRIDGE_NO_SUCH_ROOM)
+            with plugin(STREAMING, node) as streaming:
+                _ignore_missing(
+                    lambda: streaming.message(_secret({"request": "destroy", "id": room_id}, room_id)), STREAMING_NO_SUCH_MOUNTPOINT
+                )
+        if nodes.several():
+            nodes.forget(room_id)
+
+    def _home_of(self, room_id: int) -> Node:
+        """The node of a room's speakers (placed when it was opened)."""
+        if not nodes.several():
+            return nodes.nodes()[0]
+        home = nodes.home(room_id)
+        if home is None:
+            raise MediaError(f"Room {room_id} has no node yet (it is opened by the next reconcile).")
+        return home
 
     def room_sync(self, *, room_id: int, speakers: dict[int, bool], allowed: list[str]) -> dict:
         """Make the room's mix match the app: only ``speakers`` (media id -> muted by the host)
         are in it, everyone the host muted is muted, and only ``allowed`` tokens may join. A
         speaker's own mute (not the host's) is theirs to lift, so nobody is unmuted here."""
         kicked, muted = [], []
-        with plugin(AUDIOBRIDGE) as bridge:
+        with plugin(AUDIOBRIDGE, self._home_of(room_id)) as bridge:
             # The allowed list first, so that nobody kicked can come straight back.
             # ("enable" keeps the token check on and answers the list as it is.)
             reply = bridge.message(_secret({"request": "allowed", "room": room_id, "action": "enable"}, room_id))
@@ -316,7 +404,7 @@ class JanusMediaServer:
         return {"kicked": kicked, "muted": muted}
 
     def speaker_kick(self, *, room_id: int, participant_id: int) -> None:
-        with plugin(AUDIOBRIDGE) as bridge:
+        with plugin(AUDIOBRIDGE, self._home_of(room_id)) as bridge:
             _ignore_missing(
                 lambda: bridge.message(_secret({"request": "kick", "room": room_id, "id": participant_id}, room_id)),
                 AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM,
@@ -324,64 +412,118 @@ class JanusMediaServer:
 
     def speaker_unmute(self, *, room_id: int, participant_id: int) -> None:
         """The host lifted their mute: the speaker is heard again."""
-        with plugin(AUDIOBRIDGE) as bridge:
+        with plugin(AUDIOBRIDGE, self._home_of(room_id)) as bridge:
             _ignore_missing(
                 lambda: bridge.message(_secret({"request": "unmute", "room": room_id, "id": participant_id}, room_id)),
                 AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM,
             )
 
+    def _answering(self) -> list[Node]:
+        return nodes.healthy() if nodes.several() else nodes.nodes()
+
     def session_end(self, *, session_id: int) -> None:
-        """End one Janus session now (admin API): its PeerConnections close at once. (A kick only
-        schedules the hangup for Janus's next second, and an offer arriving meanwhile cancels it.)"""
-        try:
-            _admin_request(f"/{session_id}", {"janus": "destroy_session"})
-        except MediaError as error:
-            if error.code != JANUS_NO_SUCH_SESSION:
-                raise
+        """End one Janus session now (admin API), on whichever node holds it: its PeerConnections
+        close at once. (A kick only schedules the hangup for Janus's next second, and an offer
+        arriving meanwhile cancels it.)"""
+        for node in self._answering():
+            try:
+                _admin_request(f"/{session_id}", {"janus": "destroy_session"}, node)
+            except MediaError as error:
+                if error.code != JANUS_NO_SUCH_SESSION:
+                    raise
 
     def listeners_repin(self, *, room_id: int, pin: str) -> None:
-        """A new PIN for the mountpoint: whoever knows only the old one cannot watch again."""
-        with plugin(STREAMING) as streaming:
-            streaming.message({"request": "edit", "id": room_id, "secret": room_secret(room_id), "new_pin": pin})
+        """A new PIN for the room's mountpoints on every node that answers: whoever knows only the
+        old one cannot watch again (a node that does not answer gets it from the reconcile)."""
+        for node in self._answering():
+            with plugin(STREAMING, node) as streaming:
+                _ignore_missing(
+                    lambda: streaming.message({"request": "edit", "id": room_id, "secret": room_secret(room_id), "new_pin": pin}),
+                    STREAMING_NO_SUCH_MOUNTPOINT,
+                )
 
     def holder_of(self, *, session_id: int, handle_id: int) -> str | None:
-        """Who holds the token a Janus handle was opened with (None if it is gone or not ours)."""
-        try:
-            info = _admin_request(f"/{session_id}/{handle_id}", {"janus": "handle_info"}).get("info", {})
-        except MediaError as error:
-            if error.code in (JANUS_NO_SUCH_SESSION, JANUS_NO_SUCH_HANDLE):
-                return None
-            raise
-        return token_holder(info.get("token") or "")
+        """Who holds the token a Janus handle was opened with (None if it is gone or not ours),
+        asked of every node (session ids are random: one node at most knows it)."""
+        for node in self._answering():
+            try:
+                info = _admin_request(f"/{session_id}/{handle_id}", {"janus": "handle_info"}, node).get("info", {})
+            except MediaError as error:
+                if error.code in (JANUS_NO_SUCH_SESSION, JANUS_NO_SUCH_HANDLE):
+                    continue
+                raise
+            return token_holder(info.get("token") or "")
+        return None
 
     def revoke_sessions(self, *, holders: list[str]) -> int:
-        """End every Janus session with a handle opened by one of ``holders``: their PeerConnections
-        close at once. Walks Janus's sessions (admin API); removals and blocks are rare."""
+        """End every Janus session, on every node, with a handle opened by one of ``holders``: their
+        PeerConnections close at once. Walks Janus's sessions (admin API); removals and blocks are rare."""
         wanted, ended = set(holders), 0
-        for session_id in _admin_request("", {"janus": "list_sessions"}).get("sessions", []):
-            try:
-                handles = _admin_request(f"/{session_id}", {"janus": "list_handles"}).get("handles", [])
-                for handle_id in handles:
-                    if self.holder_of(session_id=session_id, handle_id=handle_id) in wanted:
-                        self.session_end(session_id=session_id)
-                        ended += 1
-                        break
-            except MediaError as error:
-                if error.code not in (JANUS_NO_SUCH_SESSION, JANUS_NO_SUCH_HANDLE):
-                    raise
+        for node in self._answering():
+            for session_id in _admin_request("", {"janus": "list_sessions"}, node).get("sessions", []):
+                try:
+                    for handle_id in _admin_request(f"/{session_id}", {"janus": "list_handles"}, node).get("handles", []):
+                        info = _admin_request(f"/{session_id}/{handle_id}", {"janus": "handle_info"}, node).get("info", {})
+                        if token_holder(info.get("token") or "") in wanted:
+                            _admin_request(f"/{session_id}", {"janus": "destroy_session"}, node)
+                            ended += 1
+                            break
+                except MediaError as error:
+                    if error.code not in (JANUS_NO_SUCH_SESSION, JANUS_NO_SUCH_HANDLE):
+                        raise
         return ended
 
     def rooms(self) -> Rooms:
+        """What every node holds. With several nodes this is also the survey: the viewers on each
+        node are counted (for placing listeners) and a node that does not answer is marked down
+        (nobody is sent to it; its rooms move). Fails only if no node answers."""
         admin = {"admin_key": config()["ADMIN_KEY"]}
-        with plugin(AUDIOBRIDGE) as bridge:
-            bridged = {r["room"] for r in bridge.message({"request": "list", **admin}).get("list", [])}
-        with plugin(STREAMING) as streaming:
-            mounted = {m["id"] for m in streaming.message({"request": "list", **admin}).get("list", [])}
+        if not nodes.several():
+            return self._rooms_on(nodes.nodes()[0], admin)[0]
+        bridged, mounted, viewers, unreachable = set(), set(), {}, set()
+        for node in nodes.nodes():
+            try:
+                held, count = self._rooms_on(node, admin, count_viewers=True)
+            except MediaError as error:
+                logger.warning("Janus node %s does not answer: %s", node.name, error)
+                unreachable.add(node.name)
+                continue
+            bridged |= held.speakers
+            mounted |= held.listeners
+            viewers[node.name] = count
+        nodes.record_survey(viewers=viewers, unreachable=unreachable)
+        if not viewers:
+            raise MediaError("No Janus node answers.")
         return Rooms(speakers=frozenset(bridged), listeners=frozenset(mounted))
 
+    def _rooms_on(self, node: Node, admin: dict, *, count_viewers: bool = False) -> tuple[Rooms, int]:
+        viewers = 0
+        with plugin(AUDIOBRIDGE, node) as bridge:
+            bridged = {r["room"] for r in bridge.message({"request": "list", **admin}).get("list", [])}
+        with plugin(STREAMING, node) as streaming:
+            mounted = {m["id"] for m in streaming.message({"request": "list", **admin}).get("list", [])}
+            if count_viewers:
+                # Only "info" with the mountpoint's secret counts its viewers ("list" does not).
+                for room_id in mounted:
+                    try:
+                        info = self._mountpoint_info(streaming, room_id)
+                    except MediaError:  # not one of ours: not counted, and no reason to call the node down
+                        continue
+                    viewers += int((info or {}).get("viewers", 0))
+        return Rooms(speakers=frozenset(bridged), listeners=frozenset(mounted)), viewers
+
     def credentials(self, *, room_id: int, pin: str, participant) -> dict:
-        """Credentials for this person's browser, with a signed token for their role's one plugin."""
+        """Credentials for this person's browser, with a signed token for their role's one plugin,
+        for the node they should use: a speaker's is the room's home, a listener's the least-loaded
+        node carrying the room (one Redis round trip with several nodes; no call to Janus)."""
+        node = nodes.nodes()[0]
+        if nodes.several():
+            speaking = participant.is_speaking_role and participant.media_token and participant.media_id
+            try:
+                node = (nodes.home(room_id) or node) if speaking else nodes.listener_node(room_id)
+            except redis.RedisError:  # the first node; the page retries with fresh credentials
+                logger.warning("No node placement for room %s; sending to %s", room_id, node.name)
         return browser_credentials(
-            participant, room_id=room_id, pin=pin, server=config()["PUBLIC_URL"], ws_port=config()["WS_PORT"],
+            participant, room_id=room_id, pin=pin, server=node.public_url, ws_port=node.ws_port,
             token=lambda kind, holder: sign_token([AUDIOBRIDGE if kind == "speaker" else STREAMING], holder=holder),
         )

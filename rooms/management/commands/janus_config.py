@@ -45,6 +45,7 @@ def values(folder: Path) -> dict:
         "config_dir": str(folder),
         "lib_dir": janus["LIB_DIR"],
         "debug_level": janus["DEBUG_LEVEL"],
+        "event_loops": janus["EVENT_LOOPS"],
         "admin_secret": janus["ADMIN_SECRET"],
         "admin_key": janus["ADMIN_KEY"],
         "token_secret": janus["TOKEN_SECRET"],

@@ -1,0 +1,404 @@
+"""Listeners per core on one Janus node: real WebRTC listeners on a Space's Streaming mountpoint,
+and Janus's CPU time per added listener.
+
+Janus runs with the project's own configuration (``deploy/janus/run``); the Space's AudioBridge
+room, private mountpoint (PIN) and forward are made by the app's own code
+(``JanusMediaServer.room_open``), and a 440 Hz tone, Opus-encoded once, is sent into the
+mountpoint as RTP every 20 ms, as the room's mix would be. Each listener is a light receive-only
+client (aiortc): its own Janus websocket with a signed listener token, the Streaming plugin,
+``watch`` with the PIN, an SDP answer, ICE and DTLS (Janus's ``webrtcup``), then SRTP: every
+packet is counted as it arrives and one in ten is decrypted and authenticated (``light_receivers``;
+what a browser does beyond, jitter buffer and decoding, costs the client, not Janus). Janus's own
+per-connection counters (admin API) say how much it sent to each. Listeners are run by several
+worker processes. At each step (0 first: the baseline, measured in the same run) the
+listeners are added, every one of them is checked to be receiving, and Janus's CPU time
+(``/proc/<pid>/stat``, user + system) is read over a window.
+
+    .venv/bin/python bench/janus_listeners.py --steps 0 50 100 200 300 --seconds 20 --workers 2
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+STREAMING = "janus.plugin.streaming"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- the listeners (worker processes) ----------------------------------------------------------
+
+
+class Listener:
+    """One receive-only WebRTC listener on Janus's websocket API."""
+
+    def __init__(self, url: str, token: str, mountpoint: int, pin: str):
+        self.url, self.token, self.mountpoint, self.pin = url, token, mountpoint, pin
+        self.pending: dict[str, asyncio.Future] = {}
+        self.offer: asyncio.Future | None = None
+        self.up: asyncio.Future | None = None
+        self.pc = None
+        self.receiver = None
+
+    async def request(self, body: dict) -> dict:
+        transaction = secrets.token_hex(6)
+        future = asyncio.get_running_loop().create_future()
+        self.pending[transaction] = future
+        await self.ws.send(json.dumps({**body, "transaction": transaction, "token": self.token}))
+        return await asyncio.wait_for(future, 30)
+
+    async def read(self):
+        async for raw in self.ws:
+            message = json.loads(raw)
+            kind, transaction = message.get("janus"), message.get("transaction")
+            if kind == "ack":
+                continue
+            if kind == "webrtcup" and self.up is not None and not self.up.done():
+                self.up.set_result(True)
+            if "jsep" in message and self.offer is not None and not self.offer.done():
+                self.offer.set_result(message)
+            elif transaction in self.pending and not self.pending[transaction].done():
+                self.pending.pop(transaction).set_result(message)
+
+    async def start(self):
+        import websockets
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        self.ws = await websockets.connect(self.url, subprotocols=["janus-protocol"], max_size=None, ping_interval=None)
+        self.reader = asyncio.create_task(self.read())
+        self.session = (await self.request({"janus": "create"}))["data"]["id"]
+        attached = await self.request({"janus": "attach", "plugin": STREAMING, "session_id": self.session})
+        self.handle = attached["data"]["id"]
+        self.offer = asyncio.get_running_loop().create_future()
+        self.up = asyncio.get_running_loop().create_future()
+        await self.ws.send(json.dumps({
+            "janus": "message", "session_id": self.session, "handle_id": self.handle, "transaction": secrets.token_hex(6),
+            "token": self.token, "body": {"request": "watch", "id": self.mountpoint, "pin": self.pin},
+        }))
+        offer = await asyncio.wait_for(self.offer, 30)
+        self.pc = RTCPeerConnection()
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer["jsep"]["sdp"], type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self.request({
+            "janus": "message", "session_id": self.session, "handle_id": self.handle,
+            "body": {"request": "start"}, "jsep": {"type": "answer", "sdp": self.pc.localDescription.sdp},
+        })
+        self.receiver = self.pc.getReceivers()[0]
+        self.keepalive = asyncio.create_task(self.keep_alive())
+        await asyncio.wait_for(self.up, 30)  # Janus says ICE and DTLS are done: media flows
+
+    async def keep_alive(self):
+        while True:  # as janus.js: every 25 s
+            await asyncio.sleep(25)
+            await self.ws.send(json.dumps({"janus": "keepalive", "session_id": self.session, "token": self.token,
+                                           "transaction": secrets.token_hex(6)}))
+
+    @property
+    def packets(self) -> tuple[int, int]:
+        """(SRTP datagrams received, of which decrypted and authenticated)."""
+        if not self.receiver:
+            return 0, 0
+        dtls = self.receiver.transport
+        received = sum(getattr(protocol, "bench_rtp", 0) for protocol in dtls.transport._connection._protocols)
+        return received, getattr(dtls, "bench_packets", 0)
+
+    async def stop(self):
+        for task in (getattr(self, "keepalive", None), getattr(self, "reader", None)):
+            if task:
+                task.cancel()
+        if self.pc:
+            await self.pc.close()
+        if getattr(self, "ws", None):
+            await self.ws.close()
+
+
+DECRYPT_EVERY = 10
+
+
+def light_receivers():
+    """Light listeners: every SRTP datagram is counted where it arrives (the ICE socket) and one in
+    ``DECRYPT_EVERY`` goes on to be decrypted and authenticated (SRTP's replay window takes the
+    gaps), then dropped: no parsing, jitter buffer or decoding, a browser's work rather than
+    Janus's. STUN (ICE, consent) and DTLS take aiortc's usual path."""
+    from aioice.ice import StunProtocol
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+    received = StunProtocol.datagram_received
+
+    def datagram_received(self, data, addr):
+        if data and 127 < data[0] < 192:  # RTP or RTCP (RFC 7983)
+            self.bench_rtp = getattr(self, "bench_rtp", 0) + 1
+            if self.bench_rtp % DECRYPT_EVERY:
+                return
+        received(self, data, addr)
+
+    async def decrypted(self, data, arrival_time_ms):
+        self.bench_packets = getattr(self, "bench_packets", 0) + 1
+
+    StunProtocol.datagram_received = datagram_received
+    RTCDtlsTransport._handle_rtp_data = decrypted
+
+
+def worker(connection, url: str, mountpoint: int, pin: str, tokens: list[str]):
+    light_receivers()
+
+    async def main():
+        listeners: list[Listener] = []
+        loop = asyncio.get_running_loop()
+        while True:
+            command, argument = await loop.run_in_executor(None, connection.recv)
+            if command == "add":
+                semaphore = asyncio.Semaphore(10)
+
+                async def started(token: str) -> Listener:
+                    async with semaphore:
+                        for attempt in range(3):
+                            listener = Listener(url, token, mountpoint, pin)
+                            try:
+                                await listener.start()
+                                return listener
+                            except Exception:
+                                await listener.stop()
+                                if attempt == 2:
+                                    raise
+                                await asyncio.sleep(1)
+
+                first = len(listeners)
+                listeners.extend(await asyncio.gather(*(started(tokens[first + i]) for i in range(argument))))
+                connection.send(len(listeners))
+            elif command == "packets":
+                connection.send([listener.packets for listener in listeners])
+            elif command == "stop":
+                await asyncio.gather(*(listener.stop() for listener in listeners), return_exceptions=True)
+                connection.send(True)
+                return
+
+    asyncio.run(main())
+
+
+# --- the source: a tone into the mountpoint, as the room's mix is ------------------------------
+
+
+def opus_frames(count: int = 50) -> list[bytes]:
+    import math
+    from fractions import Fraction
+
+    import av
+    from aiortc.codecs import get_encoder
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    encoder = get_encoder(RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111))
+    frames = []
+    for n in range(count):
+        samples = array_bytes([int(8000 * math.sin(2 * math.pi * 440 * (n * 960 + i) / 48000)) for i in range(960)])
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(samples)
+        frame.sample_rate, frame.pts, frame.time_base = 48000, n * 960, Fraction(1, 48000)
+        payloads, _ = encoder.encode(frame)
+        frames.extend(payloads)
+    return frames
+
+
+def array_bytes(values: list[int]) -> bytes:
+    return struct.pack(f"<{len(values)}h", *values)
+
+
+def send_tone(port: int, stop: threading.Event):
+    frames, ssrc = opus_frames(), secrets.randbits(32)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        seq, start = 0, time.monotonic()
+        while not stop.is_set():
+            header = struct.pack("!BBHII", 0x80, 111, seq & 0xFFFF, (seq * 960) & 0xFFFFFFFF, ssrc)
+            udp.sendto(header + frames[seq % len(frames)], ("127.0.0.1", port))
+            seq += 1
+            time.sleep(max(0.0, start + seq * 0.02 - time.monotonic()))
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, nargs="+", default=[0, 50, 100, 200, 300])
+    parser.add_argument("--seconds", type=float, default=20, help="measuring window per step")
+    parser.add_argument("--workers", type=int, default=2, help="listener processes")
+    args = parser.parse_args()
+    steps = sorted(set(args.steps) | {0})
+
+    http_port, ws_port, admin_port = free_port(), free_port(), free_port()
+    config_dir = tempfile.mkdtemp(prefix="janus-bench-")
+    env = {
+        **os.environ, "JANUS_HTTP_PORT": str(http_port), "JANUS_WS_PORT": str(ws_port), "JANUS_ADMIN_PORT": str(admin_port),
+        "JANUS_CONFIG_DIR": config_dir, "JANUS_RTP_RANGE": "40000-41999", "JANUS_FORWARD_PORT_BASE": "42000",
+        "JANUS_FORWARD_PORT_COUNT": "100", "JANUS_ENABLED": "1", "JANUS_NODES": "",
+    }
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces.settings")
+    import django
+
+    django.setup()
+    import requests
+
+    from rooms.media import janus as media
+
+    janus = subprocess.Popen(["deploy/janus/run"], cwd=ROOT, env=env, stdout=open(Path(config_dir) / "janus.log", "w"),
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    stop_tone = threading.Event()
+    workers = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.post(media.config()["URL"], json={"janus": "info", "transaction": "t"}, timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "Janus did not start"
+            time.sleep(0.2)
+        room, pin = 1 + secrets.randbelow(2**52 - 1), secrets.token_hex(16)
+        media.JanusMediaServer().room_open(room_id=room, allowed=[], pin=pin)
+        with media.plugin(media.STREAMING) as streaming:
+            port = media.JanusMediaServer()._mountpoint_info(streaming, room)["media"][0]["port"]
+        threading.Thread(target=send_tone, args=(port, stop_tone), daemon=True).start()
+
+        context = multiprocessing.get_context("spawn")
+        most = max(steps)
+        for n in range(args.workers):
+            ours, theirs = context.Pipe()
+            tokens = [media.sign_token([STREAMING], holder=f"listener-bench-{n}-{i}") for i in range(most)]
+            process = context.Process(target=worker, args=(theirs, f"ws://127.0.0.1:{ws_port}/", room, pin, tokens), daemon=True)
+            process.start()
+            workers.append((process, ours))
+
+        rows, present = [], 0
+        for step in steps:
+            added = time.monotonic()
+            while present < step:
+                share = [(step - present) // args.workers + (1 if i < (step - present) % args.workers else 0) for i in range(args.workers)]
+                for (_, pipe), count in zip(workers, share):
+                    pipe.send(("add", count))
+                for (_, pipe), count in zip(workers, share):
+                    pipe.recv()
+                present = step
+            connect_s = time.monotonic() - added
+            before = counts(workers)
+            time.sleep(3)  # everyone connected is receiving: each one's counts grew
+            sent0 = janus_sent(media)
+            settled, received_t0 = counts(workers), time.monotonic()
+            silent = sum(1 for a, b in zip(before, settled) if b[0] <= a[0] or b[1] <= a[1])
+            cpu0, t0 = cpu_seconds(janus.pid), time.monotonic()
+            time.sleep(args.seconds)
+            cpu1, t1 = cpu_seconds(janus.pid), time.monotonic()
+            after, received_t1 = counts(workers), time.monotonic()
+            sent1 = janus_sent(media)
+            rates = sorted((sent1[h][0] - sent0[h][0]) / (sent1[h][1] - sent0[h][1]) / 50 for h in sent0.keys() & sent1.keys())
+            window = t1 - t0
+            received = [b[0] - a[0] for a, b in zip(settled, after)]
+            decrypted = sum(b[1] - a[1] for a, b in zip(settled, after))
+            expected = (received_t1 - received_t0) / 0.02  # packets each listener should have had
+            rows.append({
+                "listeners": step, "cpu": (cpu1 - cpu0) / window, "connect_s": connect_s, "silent": silent,
+                "median_share": statistics.median(received) / expected if received else None,
+                "min_share": min(received) / expected if received else None,
+                "decrypted": decrypted / (sum(received) / DECRYPT_EVERY) if sum(received) else None,
+                "rss_mb": rss_mb(janus.pid),
+                "sent_share": (statistics.median(rates), rates[0], len(rates)) if step and rates else None,
+            })
+            print(f"  {step} listeners (added in {connect_s:.1f} s): Janus {100 * rows[-1]['cpu']:.1f} % of a core",
+                  file=sys.stderr, flush=True)
+        report(rows, args)
+    finally:
+        for process, pipe in workers:
+            try:
+                pipe.send(("stop", None))
+                if pipe.poll(30):
+                    pipe.recv()
+            except (BrokenPipeError, EOFError):
+                pass
+            process.terminate()
+        stop_tone.set()
+        os.killpg(janus.pid, signal.SIGTERM)
+        janus.wait(timeout=10)
+        shutil.rmtree(config_dir, ignore_errors=True)
+
+
+def counts(workers) -> list[tuple[int, int]]:
+    everyone = []
+    for _, pipe in workers:
+        pipe.send(("packets", None))
+    for _, pipe in workers:
+        everyone.extend(pipe.recv())
+    return everyone
+
+
+def janus_sent(media) -> dict[int, tuple[int, float]]:
+    """Per Janus handle: audio packets it has sent so far, and when that was read (admin API)."""
+    sent = {}
+    for session in media._admin_request("", {"janus": "list_sessions"}).get("sessions", []):
+        for handle in media._admin_request(f"/{session}", {"janus": "list_handles"}).get("handles", []):
+            info = media._admin_request(f"/{session}/{handle}", {"janus": "handle_info"}).get("info", {})
+            medias = (info.get("webrtc") or {}).get("media") or {}
+            sent[handle] = (sum(int(m.get("stats", {}).get("out", {}).get("packets", 0)) for m in medias.values()), time.monotonic())
+    return sent
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def report(rows: list[dict], args):
+    base = rows[0]["cpu"]
+    print(f"\nJanus listeners per core (one node, {os.cpu_count()} cores; baseline: 0 listeners, same run)\n")
+    print("| listeners | Janus CPU (% of a core) | over baseline | per added listener | ratio to baseline | sent by Janus (median / lowest, handles) | received (median / lowest) | sampled packets that decrypted | silent | Janus RSS |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        extra = row["cpu"] - base
+        per = f"{100 * extra / row['listeners']:.3f} %" if row["listeners"] else "-"
+        share = f"{100 * row['median_share']:.0f} % / {100 * row['min_share']:.0f} %" if row["median_share"] is not None else "-"
+        ratio = f"{row['cpu'] / base:.1f}×" if base > 0 else "-"
+        sent = (f"{100 * row['sent_share'][0]:.0f} % / {100 * row['sent_share'][1]:.0f} % ({row['sent_share'][2]})"
+                if row["sent_share"] else "-")
+        decrypted = f"{100 * row['decrypted']:.0f} %" if row.get("decrypted") is not None else "-"
+        print(f"| {row['listeners']} | {100 * row['cpu']:.2f} | {100 * extra:+.2f} | {per} | {ratio} | {sent} | {share} | {decrypted} | {row['silent']} | {row['rss_mb']:.0f} MB |")
+    loaded = [row for row in rows if row["listeners"]]
+    if loaded:
+        # Least squares through every step: CPU = base + slope * listeners.
+        xs, ys = [r["listeners"] for r in rows], [r["cpu"] for r in rows]
+        mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+        print(f"\nCPU per added listener (least squares over the steps): {100 * slope:.4f} % of a core"
+              f" -> {1 / slope:,.0f} listeners per core" if slope > 0 else "\nno measurable CPU per listener")
+    print(f"\ncommand: .venv/bin/python bench/janus_listeners.py --steps {' '.join(map(str, args.steps))} "
+          f"--seconds {args.seconds:g} --workers {args.workers}")
+
+
+if __name__ == "__main__":
+    main()
