@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from rooms.api.serializers import StrictCharField
 from rooms.models import Space
 from rooms.wire import UTCDateTimeField
 
@@ -33,3 +34,27 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 class MarkedReadSerializer(serializers.Serializer):
     marked = serializers.IntegerField(read_only=True, help_text="How many notifications were unread and are read now.")
+
+
+class PushKeysSerializer(serializers.Serializer):
+    p256dh = StrictCharField(max_length=100, trim_whitespace=False, help_text="The browser's P-256 public key, base64url.")
+    auth = StrictCharField(max_length=40, trim_whitespace=False, help_text="The browser's 16-byte auth secret, base64url.")
+
+
+class PushSubscriptionSerializer(serializers.Serializer):
+    """A browser's PushSubscription, as its `toJSON()` gives it."""
+
+    endpoint = StrictCharField(max_length=1000, trim_whitespace=False, help_text="The push service URL the browser gave (https).")
+    keys = PushKeysSerializer()
+
+
+class PushEndpointSerializer(serializers.Serializer):
+    endpoint = StrictCharField(max_length=1000, trim_whitespace=False)
+
+
+class PushSettingsSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(read_only=True, help_text="False: this server has no VAPID keys.")
+    public_key = serializers.CharField(
+        read_only=True, allow_blank=True, help_text="VAPID public key (base64url): the applicationServerKey."
+    )
+    subscriptions = serializers.IntegerField(read_only=True, help_text="How many of your browsers get pushes.")

@@ -4,6 +4,7 @@ because the service is."""
 from celery import shared_task
 
 from . import services
+from .push import PushFailed
 
 
 @shared_task
@@ -15,6 +16,17 @@ def notify_space_started_task(space_id: int):
 @shared_task(autoretry_for=(OSError,), retry_backoff=10, retry_backoff_max=240, max_retries=8)
 def email_notification_task(notification_id: int):
     return services.notification_email_send(notification_id=notification_id)
+
+
+# A push service that is down or refusing for a while: retry (only the browsers not reached yet).
+@shared_task(autoretry_for=(PushFailed,), retry_backoff=10, retry_backoff_max=240, max_retries=8)
+def push_notification_task(notification_id: int):
+    return services.notification_push_send(notification_id=notification_id)
+
+
+@shared_task
+def remind_soon_task():
+    return services.reminders_soon_send()
 
 
 @shared_task

@@ -9,8 +9,14 @@ from rooms.api.schema import ApiSchema, errors
 from rooms.api.views import SpaceMixin
 from rooms.errors import InvalidInput
 
-from . import selectors, services
-from .serializers import MarkedReadSerializer, NotificationSerializer
+from . import push, selectors, services, subscriptions
+from .serializers import (
+    MarkedReadSerializer,
+    NotificationSerializer,
+    PushEndpointSerializer,
+    PushSettingsSerializer,
+    PushSubscriptionSerializer,
+)
 
 
 class NotificationListView(generics.ListAPIView):
@@ -69,7 +75,8 @@ class ReminderSerializer(serializers.Serializer):
 
 
 class ReminderView(SpaceMixin, APIView):
-    """Be reminded (in the app and by email) when a scheduled Space goes live."""
+    """Be reminded (in the app, by email and in subscribed browsers) 10 minutes before a scheduled
+    Space starts and when it goes live."""
 
     permission_classes = [permissions.IsAuthenticated]
 
@@ -81,4 +88,57 @@ class ReminderView(SpaceMixin, APIView):
     @extend_schema(request=None, responses={204: None, **errors(401, 404)})
     def delete(self, request, code):
         services.reminder_remove(space=self.get_space(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PushSettingsView(APIView):
+    """What a browser needs to subscribe to notifications: the server's VAPID public key."""
+
+    schema = ApiSchema()
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(operation_id="push_settings", responses={200: PushSettingsSerializer, **errors(401)})
+    def get(self, request):
+        keys = push.vapid_keys()
+        return Response(
+            {
+                "enabled": keys is not None,
+                "public_key": keys.public if keys else "",
+                "subscriptions": selectors.push_subscription_count(user=request.user),
+            }
+        )
+
+
+class PushSubscriptionView(APIView):
+    """Get your notifications in this browser too: send its PushSubscription (`toJSON()`)."""
+
+    schema = ApiSchema()
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        operation_id="push_subscribe",
+        request=PushSubscriptionSerializer,
+        responses={201: PushSubscriptionSerializer, **errors(400, 401, 409)},
+    )
+    def post(self, request):
+        given = PushSubscriptionSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        subscription = subscriptions.push_subscribe(
+            user=request.user, endpoint=data["endpoint"], p256dh=data["keys"]["p256dh"], auth=data["keys"]["auth"]
+        )
+        return Response(PushSubscriptionSerializer(subscription.info).data, status=status.HTTP_201_CREATED)
+
+
+class PushUnsubscribeView(APIView):
+    """Stop notifications in a browser (its endpoint); one that is not yours or unknown is a no-op."""
+
+    schema = ApiSchema()
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(operation_id="push_unsubscribe", request=PushEndpointSerializer, responses={204: None, **errors(400, 401)})
+    def post(self, request):
+        given = PushEndpointSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        subscriptions.push_unsubscribe(user=request.user, endpoint=given.validated_data["endpoint"])
         return Response(status=status.HTTP_204_NO_CONTENT)

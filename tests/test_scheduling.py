@@ -280,12 +280,12 @@ class TestPendingDeliveries:
         scheduling.reminder_set(space=space, user=user)
         # Started, but the notify task never reached the broker (no on-commit callbacks run).
         services.space_start_scheduled(space_id=space.pk, armed_for=space.scheduled_for)
-        assert scheduling.notifications_deliver_pending() == {"spaces": 0, "emails": 0}  # too fresh to call lost
+        assert scheduling.notifications_deliver_pending() == {"spaces": 0, "emails": 0, "pushes": 0}  # too fresh to call lost
         later = timezone.now() + timedelta(minutes=2)
         assert scheduling.notifications_deliver_pending(now=later)["spaces"] == 1
         assert Notification.objects.filter(user=user, kind="space_started").count() == 1
         assert Notification.objects.filter(user=host, kind="your_space_live").count() == 1
-        assert scheduling.notifications_deliver_pending(now=later) == {"spaces": 0, "emails": 0}
+        assert scheduling.notifications_deliver_pending(now=later) == {"spaces": 0, "emails": 0, "pushes": 0}
 
     def test_emails_whose_task_was_lost_are_caught_up(self, host, user):
         space = services.space_create(host=host, title="Lost email")
@@ -293,7 +293,7 @@ class TestPendingDeliveries:
         for person in (user, no_address):
             Notification.objects.create(user=person, space=space, kind="space_started", message="Live")
         later = timezone.now() + timedelta(minutes=2)
-        assert scheduling.notifications_deliver_pending(now=later) == {"spaces": 0, "emails": 1}
+        assert scheduling.notifications_deliver_pending(now=later) == {"spaces": 0, "emails": 1, "pushes": 0}
         assert [m.to for m in mail.outbox] == [[user.email]]
         assert scheduling.notifications_deliver_pending(now=later)["emails"] == 0
 
