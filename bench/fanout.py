@@ -8,8 +8,9 @@ In the same run, alternating with the toggles, the same frame, byte for byte, is
 other clients by a minimal ``websockets`` server: the baseline. Also the memory per idle connection (server RSS growth / N),
 and how long the N joins took, with the PostgreSQL transactions they cost.
 
-Clients are anonymous listeners (each socket joins the Space, so presence is measured too), spread
-over client processes that speak the websocket protocol through the ``websockets`` library's
+Clients send no session and no ticket, so (since the websocket needs one of them to arrive) they
+are watchers of the Space, as page viewers are: they get every frame through the same relay, without
+joining; ``bench/join_storm.py`` measures arrivals. They are spread over client processes that speak the websocket protocol through the ``websockets`` library's
 Sans-I/O layer, which keeps their own cost small next to the servers'.
 
     .venv/bin/python bench/fanout.py --clients 100 1000 5000 --layers core pubsub

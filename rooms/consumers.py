@@ -16,21 +16,22 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from spaces import outages
 from spaces.logs import use_space
 
-from . import presence, relay, selectors, services, snapshot
-from .errors import NotFound, NotLive, Removed, SpaceError
-from .identity import visitor_for_scope
-from .publisher import STAFF
+from . import limits, presence, relay, selectors, services, snapshot, throttles
+from .errors import InvalidInput, NotFound, NotLive, Removed, SpaceError, Throttled, TooManySockets
+from .identity import client_of_scope, visitor_for_scope
+from .publisher import REDIS_ERRORS, STAFF
 from .models import Participant, Space
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAME = 4096
-REACTIONS_PER_SECOND = 5
+REACTIONS_PER_SECOND = limits.REACTIONS_PER_SECOND
 RESYNCS_PER_WINDOW = 10
 # More bad or over-limit frames than this within the window closes the socket (4008).
 FLOOD_LIMIT = 20
@@ -39,6 +40,12 @@ FLOOD_WINDOW = 10.0
 CLOSE_REMOVED = 4003
 CLOSE_NOT_FOUND = 4004
 CLOSE_FLOOD = 4008
+# Over a join throttle, or too many sockets for one person: try again later (like HTTP 429).
+CLOSE_TOO_MANY = 4029
+NO_SESSION = (
+    "Open the Space's share page to join (its session cookie, or its ticket as ?ticket=); "
+    "until then you are watching, not counted as a listener."
+)
 
 
 class SpaceConsumer(AsyncWebsocketConsumer):
@@ -59,9 +66,11 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         self.held: list[tuple[dict, str, str]] | None = None
         self.snapshot_lock = asyncio.Lock()
         self.strikes: deque[float] = deque()
-        self.reactions: deque[float] = deque()
+        self.reactions = limits.Allowance(limits.REACTIONS_PER_SECOND, limits.REACTIONS_BURST, now=time.monotonic())
         self.resyncs: deque[float] = deque()
         self.tasks: set[asyncio.Task] = set()
+        self.client = client_of_scope(self.scope)
+        self.watch_only: SpaceError | None = None
         # Every line this socket's handlers log names the Space (they all run in this task's context).
         use_space(self.scope["url_route"]["kwargs"]["code"])
         # Accept first: a browser sees the close codes below only on an open socket.
@@ -76,7 +85,10 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             await self.database_unavailable(error)
             return
         self.held = []
-        self.space_relay = await relay.relay_add(self.space.pk, self)
+        try:
+            self.space_relay = await relay.relay_add(self.space.pk, self)
+        except REDIS_ERRORS as error:
+            return await self.realtime_unavailable(error)
         await self.send_snapshot(arrive=self.space.state == Space.State.LIVE)
 
     async def disconnect(self, code):
@@ -86,27 +98,57 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             self.space_relay = None
             await relay.relay_remove(self.space.pk, self)
         if self.participant is not None and self.space.state == Space.State.LIVE:
-            expires = await presence.connection_closed(self.space.pk, self.participant.pk, self.connection_id)
-            relay.expire_later(self.space.pk, expires)
+            # Never raises: with Redis down it is retried until Redis answers.
+            await relay.connection_closed(self.space.pk, self.participant.pk, self.connection_id)
+        if self.participant is not None:
+            try:
+                await throttles.socket_release(self.space.pk, self.participant.pk, self.connection_id)
+            except REDIS_ERRORS:
+                pass  # its slot expires on its own (presence.CONNECTED_TTL)
 
     # --- arriving and snapshots -------------------------------------------------------------
 
     def _arrive(self) -> Participant | None:
-        """Join the live Space: being connected is being present. None while only watching."""
+        """Join the live Space: being connected is being present. None while only watching.
+
+        Only a known visitor arrives (a session, or the share page's ticket): a socket with
+        neither watches, so that connecting again and again makes no new listeners. Raises
+        ``Throttled`` (joins per client address) and ``TooManySockets`` (sockets per person)."""
         visitor = visitor_for_scope(self.scope)
+        if not visitor.known:
+            self.watch_only = InvalidInput(NO_SESSION, code="session_required")
+            return None
         quiet = visitor.signed_in and parse_qs(self.scope.get("query_string", b"").decode()).get("quiet") == ["1"]
         existing = selectors.participant_for(space=self.space, visitor=visitor)
-        if existing is not None and not existing.blocked:
+        opened = existing is not None and not existing.blocked and existing.is_present
+        if opened:
+            self._admit(existing)
             # Counted before joining: a presence sweep that runs meanwhile sees this socket and
             # does not make them leave just as they come back.
             presence.connection_open(self.space.pk, existing.pk, self.connection_id)
         try:
-            participant = services.space_join(space=self.space, visitor=visitor, quiet=quiet)
+            participant = services.space_join(space=self.space, visitor=visitor, quiet=quiet, client=self.client)
         except NotLive:
+            participant = None
+        except SpaceError:
+            if opened:
+                presence.connection_drop(self.space.pk, existing.pk, self.connection_id)
+            raise
+        if participant is None:
+            if opened:
+                presence.connection_drop(self.space.pk, existing.pk, self.connection_id)
             return None
-        if existing is None or existing.pk != participant.pk:
+        if not opened or existing.pk != participant.pk:
+            self._admit(participant)
             presence.connection_open(self.space.pk, participant.pk, self.connection_id)
         return participant
+
+    def _admit(self, participant: Participant) -> None:
+        if not throttles.socket_admit(self.space.pk, participant.pk, self.connection_id, now=time.time()):
+            raise TooManySockets(
+                f"You have {settings.SPACES_SOCKETS_PER_PERSON} connections to this Space open already; "
+                "close one (another tab or device) and try again."
+            )
 
     def _read_snapshot(self, arrive: bool) -> dict:
         if arrive:
@@ -125,9 +167,18 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 await self.send_error(error.code, error.detail)
                 await self.stop(CLOSE_REMOVED)
                 return
+            except (Throttled, TooManySockets) as error:
+                self.held = None
+                await self.send_error(error.code, error.detail, **error.extra)
+                await self.stop(CLOSE_TOO_MANY)
+                return
             except outages.DATABASE_ERRORS as error:
                 self.held = None
                 await self.database_unavailable(error)
+                return
+            except REDIS_ERRORS as error:
+                self.held = None
+                await self.realtime_unavailable(error)
                 return
             data = snapshot["data"]
             self.space.state = data["space"]["state"]
@@ -138,8 +189,17 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 fresh = frame["seq"] > snapshot["seq"] or frame.get("private") or frame.get("ephemeral")
                 if fresh or frame["type"] == "participant.removed":
                     await self.deliver(frame, text, audience)
+            if self.watch_only is not None:
+                # Said once, after the snapshot: the socket stays open and gets every frame.
+                error, self.watch_only = self.watch_only, None
+                await self.send_error(error.code, error.detail)
 
     # --- frames from the relay ---------------------------------------------------------------
+
+    def resync(self) -> None:
+        """From the relay, after Redis came back: frames may be lost, send a fresh snapshot."""
+        if not self.closing and self.space is not None:
+            self.spawn(self.send_snapshot())
 
     def presence_member(self) -> tuple[int, str] | None:
         if self.participant is None or self.closing or self.space.state != Space.State.LIVE:
@@ -204,38 +264,45 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         await self.send_snapshot()
 
     async def on_reaction(self, message):
-        if not within_rate(self.reactions, REACTIONS_PER_SECOND, 1.0):
+        if not self.reactions.take(time.monotonic()):
             return await self.refuse("rate_limited", f"At most {REACTIONS_PER_SECOND} reactions a second.")
         if self.participant is None:
             return await self.refuse("not_present", "Reactions are for people in a live Space.")
         try:
             await database_sync_to_async(services.reaction_send)(
-                space=self.space, participant=self.participant, emoji=message.get("emoji")
+                space=self.space, participant=self.participant, emoji=message.get("emoji"), client=self.client
             )
         except SpaceError as error:
-            await self.refuse(error.code, error.detail)
+            await self.refuse(error.code, error.detail, **error.extra)
         except outages.DATABASE_ERRORS as error:
             outages.note("reaction", error)
             await self.send_error(outages.CODE, outages.DETAIL)
 
-    async def refuse(self, code: str, detail: str):
+    async def refuse(self, code: str, detail: str, **extra):
         """Answer with an error frame; too many within the window close the socket."""
         if not within_rate(self.strikes, FLOOD_LIMIT, FLOOD_WINDOW):
             await self.send_error("flood", "Too many bad frames; closing.")
             await self.stop(CLOSE_FLOOD)
             return
-        await self.send_error(code, detail)
+        await self.send_error(code, detail, **extra)
 
     # --- helpers of this consumer --------------------------------------------------------------
 
-    async def send_error(self, code: str, detail: str):
-        await self.send(text_data=json.dumps({"type": "error", "data": {"code": code, "detail": detail}}))
+    async def send_error(self, code: str, detail: str, **extra):
+        await self.send(text_data=json.dumps({"type": "error", "data": {"code": code, "detail": detail, **extra}}))
 
     async def database_unavailable(self, error: Exception) -> None:
         """The database does not answer (spaces.outages): say so, and close with 4503 (try again
         later); the client reconnects, and gets a fresh snapshot once it answers again."""
         outages.note(self.scope.get("path", "websocket"), error)
         await self.send_error(outages.CODE, outages.DETAIL)
+        await self.stop(outages.CLOSE_TRY_AGAIN)
+
+    async def realtime_unavailable(self, error: Exception) -> None:
+        """Redis (channel layer, presence) does not answer: say so and close with 4503, like a
+        database outage; the client reconnects with backoff (docs/RELIABILITY.md)."""
+        logger.warning("Redis unavailable for a websocket: %s", error)
+        await self.send_error("realtime_unavailable", "Live updates are not available right now; reconnecting shortly.")
         await self.stop(outages.CLOSE_TRY_AGAIN)
 
     async def stop(self, code: int) -> None:

@@ -92,3 +92,20 @@ class Removed(SpaceError):
 class NotParticipant(Conflict):
     code = "not_participant"
     default_detail = "Join the Space first."
+
+
+class Throttled(SpaceError):
+    """Over a rate limit (``rooms.throttles``): ``retry_after`` says in how many seconds to try
+    again (an HTTP 429 carries it as ``Retry-After``, a websocket error frame as ``retry_after``)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None):
+        super().__init__(detail, code=code, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class TooManySockets(SpaceError):
+    status = 429
+    code = "too_many_sockets"

@@ -3,11 +3,17 @@ session. Pages, the API and the websocket all resolve the person here, the same 
 
 import secrets
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core import signing
+
+from spaces.clients import client_ip
 
 ANON_ID_KEY = "listener_id"
 ANON_LABEL_KEY = "listener_label"
+TICKET_SALT = "rooms.identity.ws-ticket"
 
 
 @dataclass(frozen=True)
@@ -69,14 +75,60 @@ def visitor_for_request(request, *, create: bool = False) -> Visitor:
     return visitor_from(getattr(request, "user", None), getattr(request, "session", None), create=create)
 
 
+def ws_ticket(visitor: Visitor) -> str:
+    """A signed ticket naming a signed-out listener, which the share page hands its websocket
+    (``?ticket=``): a browser that sends no cookie with the websocket is still the same listener.
+    Good for ``SPACES_WS_TICKET_MAX_AGE`` seconds; empty for anyone else."""
+    if visitor.signed_in or not visitor.anon_id:
+        return ""
+    return signing.dumps([visitor.anon_id, visitor.anon_label], salt=TICKET_SALT, compress=False)
+
+
+def visitor_from_ticket(ticket: str) -> Visitor | None:
+    """The signed-out listener a ticket names, or None for a forged, altered or expired one."""
+    try:
+        anon_id, label = signing.loads(ticket, salt=TICKET_SALT, max_age=settings.SPACES_WS_TICKET_MAX_AGE)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(anon_id, str) or not isinstance(label, str) or not anon_id:
+        return None
+    return Visitor.anonymous(anon_id, label)
+
+
 def visitor_for_scope(scope) -> Visitor:
-    """The visitor of a websocket. A signed-out visitor with a session gets a listener id in it
-    (saved here: there is no response to save it); one without a session (a script, or cookies
-    off) is a listener for this connection only."""
+    """The visitor of a websocket: from its session (a stored one: a made-up cookie counts as
+    none), else from a share page's ``ticket``. A signed-out listener's session is given a listener
+    id if it has none (saved here: there is no response to save it). Without either, the visitor
+    is unknown: they may watch, but their socket does not make anyone present, so connecting
+    again and again makes no new listeners."""
     session = scope.get("session")
-    if session is None or not session.session_key:
-        return visitor_from(scope.get("user"), {}, create=True)
-    visitor = visitor_from(scope.get("user"), session, create=True)
-    if session.modified:
-        session.save()
-    return visitor
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return Visitor(user=user)
+    if session is not None and session.session_key:
+        visitor = visitor_from(user, session, create=False)
+        # Reading a session whose key is not stored clears the key: it was never issued.
+        if session.session_key:
+            if not visitor.anon_id:
+                visitor = visitor_from(user, session, create=True)
+                session.save()
+            return visitor
+    ticket = parse_qs(scope.get("query_string", b"").decode(errors="replace")).get("ticket", [""])[0]
+    return (visitor_from_ticket(ticket) if ticket else None) or Visitor(user=AnonymousUser())
+
+
+class _ScopeRequest:
+    """Just enough of a request for ``spaces.clients.client_ip``."""
+
+    def __init__(self, scope):
+        client = scope.get("client") or ("", 0)
+        headers = dict(scope.get("headers") or [])
+        self.META = {"REMOTE_ADDR": client[0] or ""}
+        forwarded = headers.get(b"x-forwarded-for")
+        if forwarded:
+            self.META["HTTP_X_FORWARDED_FOR"] = forwarded.decode("latin-1")
+
+
+def client_of_scope(scope) -> str:
+    """The client's address for a websocket, worked out as for an HTTP request."""
+    return client_ip(_ScopeRequest(scope))

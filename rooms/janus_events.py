@@ -12,12 +12,13 @@ import hmac
 import json
 import logging
 
+import redis
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import events
+from . import events, presence
 from .models import Participant, Space
 from .services import media as media_sync
 
@@ -74,7 +75,12 @@ def handle_plugin_event(data: dict, *, session_id=None, handle_id=None) -> None:
             .first()
         )
         if participant is not None:
-            events.publish_now(participant.space_id, events.speaking(participant.uid, talking=kind == "talking"))
+            talking = kind == "talking"
+            try:
+                presence.speaking_mark(participant.space_id, str(participant.uid), talking)
+            except redis.RedisError:
+                logger.warning("Space %s: could not keep who is talking (Redis)", participant.space_id)
+            events.publish_now(participant.space_id, events.speaking(participant.uid, talking=talking))
         return
     if kind == "joined" or kind in MIX_CHANGES:
         media_sync.mix_changed(

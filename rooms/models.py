@@ -59,6 +59,8 @@ class Space(models.Model):
     # Real-time: every published event takes the next number, inside the writing transaction.
     event_seq = models.PositiveBigIntegerField(default=0, editable=False)
     peak_listeners = models.PositiveIntegerField(default=0, editable=False)
+    # Different people who listened at some point, counted in Redis while live, written at the end.
+    unique_listeners = models.PositiveIntegerField(default=0, editable=False)
 
     # The recording of the mix, kept as a replay (a path under MEDIA_ROOT) until it expires.
     replay = models.CharField(max_length=255, blank=True, editable=False)
@@ -182,6 +184,8 @@ class Participant(models.Model):
     left_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
     blocked = models.BooleanField(default=False)
+    # A signed-out listener's address when they joined: blocking them keeps it out of the Space.
+    address = models.GenericIPAddressField(null=True, blank=True, editable=False)
     # While on stage: the secret this person presents to the media server's AudioBridge, and the
     # id the server assigned them in its mix (anyone in the mix under another id is put out).
     media_token = models.CharField(max_length=64, blank=True, editable=False)

@@ -23,6 +23,7 @@ HEARTBEAT = 20  # seconds between a live socket's expiry refreshes
 CONNECTED_TTL = 3 * HEARTBEAT  # a socket whose process died expires after this
 KEY_TTL = 24 * 3600  # a Space's set outlives any gap between connections, then Redis drops it
 SPACES_KEY = "presence:spaces"
+LEASE = "api"  # the connection id of an API join's presence (rooms.services.space_join)
 
 # Drops the expired members of one Space and says which participants still have one, atomically,
 # so that a socket opening meanwhile is either seen as remaining or not yet there to be expired.
@@ -50,6 +51,12 @@ def space_key(space_id: int) -> str:
 
 def spaces_key() -> str:
     return f"{_prefix()}:{SPACES_KEY}"
+
+
+def sockets_key(space_id: int, participant_id: int) -> str:
+    """One person's open sockets in a Space (connection ids scored by expiry), which
+    ``rooms.throttles`` caps; renewed with their presence."""
+    return f"{space_key(space_id)}:sockets:{participant_id}"
 
 
 def member(participant_id: int, connection_id: str) -> str:
@@ -87,23 +94,97 @@ def connection_open(space_id: int, participant_id: int, connection_id: str) -> N
     pipe.execute()
 
 
+def lease(space_id: int, participant_id: int, seconds: float) -> None:
+    """Count someone present without a socket for ``seconds`` (a signed-out listener who joined
+    through the API): a member that expires like a closed socket, renewed by joining again."""
+    key = space_key(space_id)
+    pipe = sync_client().pipeline(transaction=False)
+    pipe.zadd(key, {member(participant_id, LEASE): time.time() + seconds})
+    pipe.expire(key, KEY_TTL)
+    pipe.sadd(spaces_key(), space_id)
+    pipe.execute()
+
+
+def connection_drop(space_id: int, participant_id: int, connection_id: str) -> None:
+    """Forget a socket that was counted but then refused (no grace: it never arrived)."""
+    sync_client().zrem(space_key(space_id), member(participant_id, connection_id))
+
+
+def unique_key(space_id: int) -> str:
+    return f"{space_key(space_id)}:listeners-seen"
+
+
+def listener_seen(space_id: int, participant_id: int) -> None:
+    """Count a person among a Space's different listeners (a HyperLogLog: 12 KB whatever the
+    audience, about 1 % off past a few hundred, exact below)."""
+    pipe = sync_client().pipeline(transaction=False)
+    pipe.pfadd(unique_key(space_id), participant_id)
+    pipe.expire(unique_key(space_id), KEY_TTL)
+    pipe.execute()
+
+
+def unique_listeners(space_id: int) -> int:
+    return sync_client().pfcount(unique_key(space_id))
+
+
+def speaking_key(space_id: int) -> str:
+    return f"{space_key(space_id)}:speaking"
+
+
+def speaking_mark(space_id: int, participant_uid: str, talking: bool) -> None:
+    """Remember who is talking now, so that a snapshot shows it to someone who arrives while a
+    speaker talks (Janus says "talking" once at the start and "stopped-talking" at the end)."""
+    key = speaking_key(space_id)
+    pipe = sync_client().pipeline(transaction=False)
+    if talking:
+        pipe.sadd(key, participant_uid)
+        pipe.expire(key, KEY_TTL)
+    else:
+        pipe.srem(key, participant_uid)
+    pipe.execute()
+
+
+def speaking_now(space_id: int) -> set[str]:
+    """The uids talking now; nobody when Redis does not answer (a snapshot is never refused for it)."""
+    try:
+        return {uid.decode() for uid in sync_client().smembers(speaking_key(space_id))}
+    except redis.RedisError:
+        return set()
+
+
+def open_sockets(space_id: int, participant_id: int) -> int:
+    """How many sockets a person has open in a Space (``rooms.throttles`` counts them)."""
+    return sync_client().zcount(sockets_key(space_id, participant_id), time.time(), "+inf")
+
+
 async def connections_alive(space_id: int, members: list[tuple[int, str]]) -> None:
-    """Push forward the expiry of a process's sockets in a Space. ``xx``: a member already
-    dropped (the Space ended, or a sweep expired it) is not brought back."""
+    """Push forward the expiry of a process's open sockets in a Space, adding any that are
+    missing: a Redis restarted empty gets them all back on the next heartbeat. (Only sockets of a
+    live Space are passed: an ended Space is not brought back.)"""
     if not members:
         return
     expires = time.time() + CONNECTED_TTL
     key = space_key(space_id)
     async with async_client().pipeline(transaction=False) as pipe:
-        pipe.zadd(key, {member(p, c): expires for p, c in members}, xx=True)
+        pipe.zadd(key, {member(p, c): expires for p, c in members})
         pipe.expire(key, KEY_TTL)
+        pipe.sadd(spaces_key(), space_id)
+        for p, c in members:
+            pipe.zadd(sockets_key(space_id, p), {c: expires})
+            pipe.expire(sockets_key(space_id, p), 2 * CONNECTED_TTL)
         await pipe.execute()
 
 
 async def connection_closed(space_id: int, participant_id: int, connection_id: str) -> float:
-    """Give a closed socket the grace period to come back; returns when it expires."""
+    """Give a closed socket the grace period to come back; returns when it expires. Added even
+    when missing (Redis restarted since the socket opened), so that its person still leaves."""
     expires = time.time() + settings.SPACES_PRESENCE_GRACE.total_seconds()
-    await async_client().zadd(space_key(space_id), {member(participant_id, connection_id): expires}, xx=True)
+    key = space_key(space_id)
+    async with async_client().pipeline(transaction=False) as pipe:
+        pipe.zadd(key, {member(participant_id, connection_id): expires})
+        pipe.expire(key, KEY_TTL)
+        pipe.sadd(spaces_key(), space_id)
+        await pipe.execute()
     return expires
 
 
@@ -122,6 +203,33 @@ def connected_participants(space_id: int) -> set[int]:
 def connection_count(space_id: int) -> int:
     """Open or briefly closed sockets in a Space, all processes together."""
     return sync_client().zcard(space_key(space_id))
+
+
+def tracked_since() -> float:
+    """When this Redis began keeping presence (noted on the first ask). A Redis that restarted
+    empty knows none of the open sockets until every relay's heartbeat has come round."""
+    client, key = sync_client(), f"{_prefix()}:presence:since"
+    client.set(key, time.time(), nx=True)
+    return float(client.get(key))
+
+
+def missing_confirmed(space_id: int, missing: set[int], *, now: float, after: float) -> set[int]:
+    """Note the participants the database counts present but Redis has nothing for; return those
+    noted at least ``after`` seconds ago (missing in two sweeps, so never someone whose socket is
+    being counted at this very moment), and forget those no longer missing."""
+    key = f"{space_key(space_id)}:missing"
+    client = sync_client()
+    noted = {int(pid): float(at) for pid, at in client.hgetall(key).items()}
+    pipe = client.pipeline(transaction=False)
+    back = [pid for pid in noted if pid not in missing]
+    if back:
+        pipe.hdel(key, *back)
+    new = {pid: now for pid in missing if pid not in noted}
+    if new:
+        pipe.hset(key, mapping=new)
+    pipe.expire(key, KEY_TTL)
+    pipe.execute()
+    return {pid for pid in missing if pid in noted and now - noted[pid] >= after}
 
 
 def spaces_with_connections() -> list[int]:

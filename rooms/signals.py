@@ -16,6 +16,9 @@ space_went_live = Signal()
 # A scheduled Space's start was missed by more than the late limit. ``space``.
 space_missed = Signal()
 
+# A scheduled Space was cancelled. ``space``.
+space_cancelled = Signal()
+
 # A live Space ended. ``space``; ``reason``: "host", "abandoned" (no host or co-host for
 # SPACES_HOST_GRACE) or "host_never_came" (started by the schedule, host absent for
 # SPACES_HOST_NEVER_CAME); ``limit``: the timedelta that ran out, for the last two.

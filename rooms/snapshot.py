@@ -7,11 +7,12 @@ computed by ``rooms.permissions``, the rules the services enforce, so that the p
 the server would refuse.
 """
 
+from . import presence
 from .models import Participant, Space
 from .permissions import actions_by_kind
 from .selectors import hands_raised, participants_present
 from .services.access import seat_of
-from .wire import participant_wire, space_wire
+from .wire import ParticipantSerializer, participant_wire, space_wire
 
 Role = Participant.Role
 
@@ -39,14 +40,28 @@ def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
     data = {
         "space": space_data,
         "stage": space_data["speakers"] if live else [],
-        "listeners": [participant_wire(p) for p in listeners] if live else [],
+        "listeners": participants_wire(listeners) if live else [],
         "listener_count": space_data["listener_count"] if live else 0,
         "me": participant_wire(viewer) | {"quiet": viewer.quiet, "can": _own_actions(space, viewer)} if viewer else None,
         "can": actions_by_kind(seat),
+        # Who is talking now: someone who arrives mid-sentence sees it at once.
+        "speaking": _speaking(space_id, space_data["speakers"]) if live else [],
     }
     if seat is not None and viewer.is_staff_role:
-        data["hands"] = [participant_wire(p) for p in hands_raised(space=space)]
+        data["hands"] = participants_wire(hands_raised(space=space))
     return {"type": "snapshot", "seq": seq, "data": data}
+
+
+def _speaking(space_id: int, stage: list[dict]) -> list[str]:
+    talking = presence.speaking_now(space_id)
+    return [person["id"] for person in stage if person["id"] in talking]
+
+
+def participants_wire(people) -> list[dict]:
+    """Many participants in their wire shape. One list serializer builds its fields once: a
+    serializer per person (``participant_wire``) deep-copies them every time, which made the
+    100 newest listeners of a snapshot cost about a millisecond each."""
+    return [dict(item) for item in ParticipantSerializer(people, many=True).data]
 
 
 def _own_actions(space: Space, viewer: Participant) -> list[str]:

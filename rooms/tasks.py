@@ -3,6 +3,7 @@ service is. ``acks_late`` (settings) keeps a task on the broker until it finishe
 killed mid-task leaves it to be redelivered."""
 
 from celery import shared_task
+from django.core.management import call_command
 from django.utils.dateparse import parse_datetime
 
 from . import services
@@ -37,6 +38,19 @@ def presence_sweep_task():
 @shared_task
 def replays_expire_task():
     return services.replays_expire()
+
+
+# Encoding hours of audio takes longer than the default limit allows any task.
+@shared_task(time_limit=3600, soft_time_limit=3300)
+def replay_encode_task(space_id: int):
+    return services.space_replay_encode(space_id=space_id).replay
+
+
+@shared_task
+def sessions_clear_task():
+    # Django's own ``clearsessions``: every signed-out listener has a session, and expired ones
+    # are otherwise never deleted.
+    call_command("clearsessions")
 
 
 @media_task

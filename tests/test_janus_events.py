@@ -17,6 +17,7 @@ import pytest
 from rooms import publisher, services
 from rooms.identity import Visitor
 from rooms.models import Participant, Space
+from rooms.snapshot import space_snapshot
 from rooms.services import media as media_sync
 
 from .factories import UserFactory
@@ -107,6 +108,15 @@ class TestTalking:
             ("speaking", {"participant": speaker.uid, "talking": True}),
             ("speaking", {"participant": speaker.uid, "talking": False}),
         ]
+
+    def test_someone_who_arrives_while_a_speaker_talks_sees_it_in_the_snapshot(self, post, space, host):
+        """Before: who was talking lived only in the frames of the moment, so a page that opened
+        mid-sentence showed nobody speaking until the speaker stopped and started again."""
+        speaker = speaker_on(space, host)
+        assert post([audiobridge("talking", space.media_room_id, speaker.media_id)]) == 204
+        assert space_snapshot(space_id=space.pk, viewer=None)["data"]["speaking"] == [speaker.uid]
+        assert post([audiobridge("stopped-talking", space.media_room_id, speaker.media_id)]) == 204
+        assert space_snapshot(space_id=space.pk, viewer=None)["data"]["speaking"] == []
 
     def test_talking_makes_no_media_call(self, post, space, media_server):
         media_server.calls.clear()

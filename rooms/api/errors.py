@@ -6,7 +6,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from rooms.errors import NotPermitted, SpaceError
+from rooms.errors import NotPermitted, SpaceError, Throttled
 from spaces import outages
 
 
@@ -36,7 +36,8 @@ def exception_handler(exc, context):
                 status=status.HTTP_401_UNAUTHORIZED,
                 headers={"WWW-Authenticate": "Token"},
             )
-        return Response(exc.as_dict(), status=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+        return Response(exc.as_dict(), status=exc.status, headers=headers)
     if isinstance(exc, exceptions.ValidationError):
         field, message, code = _first_message(exc.detail)
         detail = f"{field}: {message}" if field and field != "non_field_errors" else message

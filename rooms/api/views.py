@@ -20,6 +20,7 @@ from rooms.errors import InvalidInput, NotParticipant
 from rooms.identity import visitor_for_request
 from rooms.models import Space
 from rooms.wire import media_wire
+from spaces.clients import client_ip
 
 from .schema import ApiSchema, error_response, errors
 from .serializers import (
@@ -179,15 +180,28 @@ class SpaceLifecycleView(SpaceMixin, APIView):
         return Response(SpaceSerializer(space).data)
 
 
-class JoinView(SpaceMixin, APIView):
-    """Become a participant. Signed out, you join as a listener with a label kept in your session."""
+JOIN_429 = (
+    "More joins from your address than `SPACES_JOINS_PER_CLIENT` a minute (`rate_limited`, with "
+    "`retry_after`); `Retry-After` says when to try again."
+)
 
-    @extend_schema(request=JoinSerializer, responses={200: JoinResultSerializer, **errors(400, 403, 404, 409)})
+
+class JoinView(SpaceMixin, APIView):
+    """Become a participant. Signed out, you join as a listener with a label kept in your session;
+    without a websocket open, you stay present for ``SPACES_API_PRESENCE_TTL`` (2 minutes by
+    default): join again within it to stay."""
+
+    @extend_schema(
+        request=JoinSerializer,
+        responses={200: JoinResultSerializer, **errors(400, 403, 404, 409), 429: error_response(429, JOIN_429)},
+    )
     def post(self, request, code):
         space = self.get_space()
         data = validated(JoinSerializer, request) if request_data(request) else {"quiet": False}
         visitor = visitor_for_request(request, create=True)
-        participant = services.space_join(space=space, visitor=visitor, quiet=data["quiet"])
+        participant = services.space_join(
+            space=space, visitor=visitor, quiet=data["quiet"], client=client_ip(request), lease=True
+        )
         return Response(self.result(space, participant))
 
     def result(self, space, participant) -> dict:

@@ -26,7 +26,7 @@ from .media import (
     media_speaker_unmute,
 )
 from .reactions import REACTIONS, reaction_send
-from .recording import replays_expire, space_replay_attach, space_replay_delete
+from .recording import replays_expire, space_replay_attach, space_replay_delete, space_replay_encode
 from .stage import (
     hand_lower,
     hand_raise,
@@ -76,6 +76,7 @@ __all__ = [
     "space_mark_missed",
     "space_presence_expire",
     "space_replay_attach",
+    "space_replay_encode",
     "space_replay_delete",
     "space_reschedule",
     "space_start_scheduled",

@@ -22,6 +22,7 @@ from ..errors import InvalidTransition, NotLive, OneLiveSpace, OneScheduledSpace
 from ..models import Participant, Space
 from . import media
 from .access import require_host_or_staff
+from .attendance import space_listener_totals
 from .locks import lock_space
 from .validation import clean_description, clean_schedule_time, clean_title
 
@@ -188,6 +189,7 @@ def space_cancel(*, space: Space, actor) -> Space:
         space.state = State.CANCELLED
         space.save(update_fields=["state", "updated_at"])
         events.publish_on_commit(space, events.space_cancelled(space))
+        signals.space_cancelled.send(sender=Space, space=space)
     return space
 
 
@@ -207,7 +209,7 @@ def space_end(*, space: Space | int, actor=None, reason: str = "host", limit=Non
         now = timezone.now()
         space.state = State.ENDED
         space.ended_at = now
-        space.save(update_fields=["state", "ended_at", "updated_at"])
+        space.save(update_fields=["state", "ended_at", "updated_at", *space_listener_totals(space)])
         space.participants.present().update(left_at=now, hand_raised_at=None)
         events.publish_on_commit(space, events.space_ended(space, reason=reason))
         space_id = space.pk
