@@ -7,7 +7,7 @@ SPACES_PORT ?= 8000
 export SPACES_PORT
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test deps system-deps python-deps migrate bench clean
+.PHONY: run test deps system-deps python-deps browser-test-deps migrate bench clean
 
 run: deps
 	@mkdir -p var
@@ -16,7 +16,7 @@ run: deps
 	@echo "Spaces is starting on http://127.0.0.1:$(SPACES_PORT)/ (Ctrl-C stops every process)"
 	$(VENV)/bin/honcho -f Procfile start
 
-test: deps
+test: deps browser-test-deps
 	node --test tests/js/
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -33,11 +33,21 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	@touch $@
 
+# axe-core for the accessibility tests, at the version tests/package.json pins.
+browser-test-deps: tests/node_modules/.installed
+
+tests/node_modules/.installed: tests/package.json
+	npm install --prefix tests --no-audit --no-fund --no-package-lock --ignore-scripts --silent
+	@touch $@
+
 bench: deps
 	$(PY) bench/fanout.py
 	$(PY) bench/start_lateness.py
 	$(PY) bench/audio_latency.py
 	$(PY) bench/media_enforcement.py
+	$(PY) bench/janus_listeners.py
+	$(PY) bench/join_storm.py
+	$(PY) bench/toggle_storm.py
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache test-artifacts
+	rm -rf $(VENV) var staticfiles .pytest_cache test-artifacts tests/node_modules

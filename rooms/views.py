@@ -1,23 +1,29 @@
 """Pages: home, the host's dashboard, the public share page (which is also the live room), the
 calendar file, and the account pages. Every change goes through a service."""
 
+import mimetypes
+import re
 from datetime import UTC, timedelta
+from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
-from django.http import Http404, HttpResponse
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils._os import safe_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+
+from accounts.forms import SignUpForm
 
 from . import selectors, services
 from .errors import NotFound, SpaceError
 from .forms import RescheduleForm, ScheduleForm, StartForm
-from .identity import visitor_for_request
+from .identity import visitor_for_request, ws_ticket
 from .limits import SCHEDULE_AHEAD_MAX
 from .models import Space
 
@@ -110,7 +116,8 @@ def space_action(request, code, action):
 def share(request, code):
     space = _space_or_404(code)
     # Signed-out visitors get their listener label now, so the websocket knows them.
-    me = selectors.participant_for(space=space, visitor=visitor_for_request(request, create=True))
+    visitor = visitor_for_request(request, create=True)
+    me = selectors.participant_for(space=space, visitor=visitor)
     if me is not None and me.blocked:
         return render(request, "rooms/removed.html", {"space": space}, status=403)
     reminded = (
@@ -123,7 +130,11 @@ def share(request, code):
         "rooms/share.html",
         {
             "space": space,
+            # Links follow the origin the page is served on (behind a proxy: its forwarded host).
+            "share_url": request.build_absolute_uri(space.get_absolute_url()),
             "me": me,
+            # Names a signed-out listener to the websocket even when it is sent without cookies.
+            "ws_ticket": ws_ticket(visitor),
             "reminded": reminded,
             "is_host": request.user.is_authenticated and request.user.pk == space.host_id,
             "listener_count": selectors.listener_count(space=space) if space.is_live else 0,
@@ -162,6 +173,39 @@ def share_calendar(request, code):
     return response
 
 
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def media_file(request, path):
+    """A file under MEDIA_ROOT (replays) in a local run, with HTTP Range requests, which audio
+    players need to read an Ogg file's length and to seek in it. Production serves MEDIA_ROOT
+    from Caddy, which does the same."""
+    try:
+        full = Path(safe_join(settings.MEDIA_ROOT, path))
+    except Exception:  # a path that climbs out of MEDIA_ROOT (SuspiciousFileOperation)
+        raise Http404("No such file")
+    if not full.is_file():
+        raise Http404("No such file")
+    size = full.stat().st_size
+    content_type = mimetypes.guess_type(full.name)[0] or "application/octet-stream"
+    wanted = _RANGE.fullmatch(request.headers.get("Range", "").strip())
+    if not wanted or not (wanted[1] or wanted[2]):
+        response = FileResponse(full.open("rb"), content_type=content_type)
+    else:
+        start, end = (int(wanted[1]), int(wanted[2] or size - 1)) if wanted[1] else (max(0, size - int(wanted[2])), size - 1)
+        end = min(end, size - 1)
+        if start > end:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        with full.open("rb") as file:
+            file.seek(start)
+            response = HttpResponse(file.read(end - start + 1), status=206, content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
 def _ics_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r", "").replace("\n", "\\n")
 
@@ -176,9 +220,13 @@ def _space_or_404(code: str) -> Space:
 def signup(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
-    form = UserCreationForm(request.POST or None)
+    form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        try:
+            user = form.save()  # accounts.services.account_create
+        except SpaceError as error:
+            form.add_error("email" if error.code == "email_taken" else None, error.detail)
+            return render(request, "registration/signup.html", {"form": form})
         # Several backends (django-axes watches sign-ins first): the account's is Django's.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         target = request.GET.get("next")

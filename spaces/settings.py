@@ -7,6 +7,7 @@ DEBUG on. Production sets ``SPACES_DEBUG=0``, ``SECRET_KEY``, ``ALLOWED_HOSTS``,
 """
 
 import ipaddress
+import json
 import os
 import re
 from datetime import timedelta
@@ -65,10 +66,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "axes",
     "rooms",
     "scheduling",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -243,6 +246,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc from the app's own static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No online validator badge: Swagger UI would send the schema to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
@@ -275,6 +284,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scheduling.tasks.deliver_pending_notifications_task",
         "schedule": 60.0,
     },
+    # "Starts in 10 minutes" reminders (scheduling.services.reminders_soon_send).
+    "remind-soon": {"task": "scheduling.tasks.remind_soon_task", "schedule": SPACES_SWEEP_INTERVAL},
     "expire-presence": {"task": "rooms.tasks.presence_sweep_task", "schedule": 15.0},
     # Rooms of live Spaces come back after a Janus restart within this interval.
     # Janus back after a crash: rooms, mountpoints and forwards rebuilt within this many seconds.
@@ -285,6 +296,8 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SPACES_MEDIA_RECONCILE_INTERVAL},
     },
     "expire-replays": {"task": "rooms.tasks.replays_expire_task", "schedule": 3600.0},
+    # Django keeps expired sessions (every signed-out listener has one) until this clears them.
+    "clear-sessions": {"task": "rooms.tasks.sessions_clear_task", "schedule": 3600.0},
     # /healthz and /metrics read when beat last sent this and when a worker last ran it.
     "heartbeat": {
         "task": "spaces.celery.heartbeat_task",
@@ -301,6 +314,22 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Spaces <spaces@localhost>")
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "20"))
+# Password-reset links are good for this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(3 * 3600)))
+
+# Reminders go out this long before a scheduled Space starts, and again when it starts.
+SPACES_REMIND_BEFORE = timedelta(seconds=float(os.environ.get("SPACES_REMIND_BEFORE", "600")))
+# Web Push (scheduling.push): the server's VAPID key pair (base64url; deploy/install makes it).
+# Unset with DEBUG on: a pair is made once into var/vapid.json. Unset with DEBUG off: no push.
+VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "")
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+# Who push services contact about this server's messages (a mailto: or https: URL).
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT") or f"mailto:{re.sub(r'^.*<|>$', '', DEFAULT_FROM_EMAIL)}"
+WEBPUSH_TTL = int(os.environ.get("WEBPUSH_TTL", "900"))
+# Push endpoints must be https URLs of a public host (browsers' push services); a local push
+# receiver over plain http is accepted only with this on (tests).
+WEBPUSH_ALLOW_LOCAL_ENDPOINTS = env_bool("WEBPUSH_ALLOW_LOCAL_ENDPOINTS", False)
 
 # Product rules.
 SPACES_MAX_SPEAKERS = int(os.environ.get("SPACES_MAX_SPEAKERS", str(limits.SPEAKERS_MAX)))
@@ -308,6 +337,20 @@ SPACES_MAX_COHOSTS = int(os.environ.get("SPACES_MAX_COHOSTS", str(limits.COHOSTS
 # Above this many present, join/leave announcements are batched once a second.
 SPACES_BIG_ROOM = int(os.environ.get("SPACES_BIG_ROOM", "100"))
 SPACES_PRESENCE_GRACE = timedelta(seconds=float(os.environ.get("SPACES_PRESENCE_GRACE", "10")))
+# A live Space without frames for this long gets a seq frame on every socket (rooms/relay.py).
+SPACES_SEQ_BEAT = float(os.environ.get("SPACES_SEQ_BEAT", "12"))
+# A websocket with more than this many bytes waiting to be sent is closed with 4009 (spaces/backpressure.py).
+SPACES_SEND_BUFFER_MAX = int(os.environ.get("SPACES_SEND_BUFFER_MAX", str(1024 * 1024)))
+# Abuse limits (rooms.throttles): joins (websocket arrivals and API joins) per client address a
+# minute; open sockets per person in one Space; reactions a second per person and per address.
+SPACES_JOINS_PER_CLIENT = int(os.environ.get("SPACES_JOINS_PER_CLIENT", "60"))
+SPACES_SOCKETS_PER_PERSON = int(os.environ.get("SPACES_SOCKETS_PER_PERSON", "5"))
+SPACES_REACTIONS_PER_PERSON = int(os.environ.get("SPACES_REACTIONS_PER_PERSON", "5"))
+SPACES_REACTIONS_PER_CLIENT = int(os.environ.get("SPACES_REACTIONS_PER_CLIENT", "20"))
+# A signed-out listener who joined through the API (no websocket) is present this long, renewed
+# by joining again; the share page's websocket ticket is good for this long.
+SPACES_API_PRESENCE_TTL = timedelta(seconds=float(os.environ.get("SPACES_API_PRESENCE_TTL", "120")))
+SPACES_WS_TICKET_MAX_AGE = int(os.environ.get("SPACES_WS_TICKET_MAX_AGE", "60"))
 SPACES_HOST_GRACE = timedelta(seconds=float(os.environ.get("SPACES_HOST_GRACE", "300")))
 SPACES_HOST_NEVER_CAME = timedelta(seconds=float(os.environ.get("SPACES_HOST_NEVER_CAME", "900")))
 SPACES_REPLAY_KEEP = timedelta(days=int(os.environ.get("SPACES_REPLAY_DAYS", "30")))
@@ -368,6 +411,8 @@ JANUS = {
     "FORWARD_IFACE": os.environ.get("JANUS_FORWARD_IFACE", "127.0.0.1"),
     "LIB_DIR": os.environ.get("JANUS_LIB_DIR", "/usr/lib/x86_64-linux-gnu/janus"),
     "DEBUG_LEVEL": int(os.environ.get("JANUS_DEBUG_LEVEL", "3")),
+    # Janus's event_loops: threads serving all PeerConnections (0: one thread per connection).
+    "EVENT_LOOPS": int(os.environ.get("JANUS_EVENT_LOOPS", str(os.cpu_count() or 1))),
     "ADMIN_KEY": janus_secret("JANUS_ADMIN_KEY", "janus-admin"),
     "ADMIN_SECRET": janus_secret("JANUS_ADMIN_SECRET", "janus-admin-api"),
     "ROOM_SECRET": janus_secret("JANUS_ROOM_SECRET", "janus-room"),
@@ -389,6 +434,19 @@ for _address in JANUS["PUBLIC_IP"]:
         raise RuntimeError(f"JANUS_PUBLIC_IP: not an IP address: {_address}") from None
 if any(not re.fullmatch(r"[A-Za-z0-9_.:-]+", item) for item in JANUS["ICE_ENFORCE_LIST"]):
     raise RuntimeError("JANUS_ICE_ENFORCE_LIST: interface names or address prefixes, comma-separated.")
+
+# Several Janus nodes (rooms.media.nodes): a JSON list of {"name", "url", "admin_url",
+# "public_url", "ws_port", "forward_host"}, the last being the address other nodes send a room's
+# mix to (this node's mountpoints listen there). Empty: the one node JANUS above describes, as
+# `make run` starts it. A Space's speakers live on one node; its listeners spread over more once
+# each node carrying the Space has JANUS_NODE_LISTENERS viewers (docs/SCALING.md).
+JANUS_NODES = json.loads(os.environ.get("JANUS_NODES") or "[]")
+_node_keys = {"name", "url", "admin_url", "public_url", "ws_port", "forward_host"}
+if not isinstance(JANUS_NODES, list) or any(not isinstance(n, dict) or _node_keys - set(n) for n in JANUS_NODES):
+    raise RuntimeError(f"JANUS_NODES: a JSON list of objects with the keys {', '.join(sorted(_node_keys))}.")
+if len({n["name"] for n in JANUS_NODES}) != len(JANUS_NODES):
+    raise RuntimeError("JANUS_NODES: every node needs its own name.")
+JANUS_NODE_LISTENERS = int(os.environ.get("JANUS_NODE_LISTENERS", "1000"))
 
 # TURN (coturn, deploy/coturn/turnserver.conf): a relay for browsers whose network blocks UDP to
 # Janus. Every media credential carries an RTCIceServer for it with a username

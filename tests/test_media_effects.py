@@ -38,6 +38,7 @@ from rooms.media.janus import AUDIOBRIDGE, STREAMING, JanusMediaServer, token_ho
 from rooms.models import Participant, Space
 from rooms.services.media import MEDIA_ID_LIMIT
 from rooms.services.recording import recording_path
+from tests.test_replays import write_tone
 
 from .factories import UserFactory
 
@@ -235,12 +236,15 @@ class TestGoingLiveAndEnding:
         with act() as calls:
             space = services.space_create(host=host, title="Recorded", record=True)
         assert calls[0][1]["record_file"] == str(recording_path(space))
-        recording_path(space).write_bytes(b"RIFF")  # what the media server writes as the room closes
+        write_tone(recording_path(space), seconds=2)  # what the media server writes as the room closes
         with act() as calls:
             services.space_end(space=space, actor=host)
         assert calls == [("room_close", {"room_id": space.media_room_id})]
         space.refresh_from_db()
-        assert space.replay == f"recordings/space-{space.code}.wav"
+        # Kept as Ogg Opus (tests/test_replays.py has the sizes); the WAV is gone.
+        assert space.replay == f"recordings/space-{space.code}.ogg"
+        assert (tmp_path / space.replay).read_bytes()[:4] == b"OggS"
+        assert not recording_path(space).exists()
 
     def test_ending_the_space_closes_its_room(self, host, space, act, media_server):
         seated(space, host, act)

@@ -12,7 +12,11 @@ for (const picker of document.querySelectorAll('input[type="datetime-local"]')) 
   picker.max = local(new Date(Date.now() + 14 * 24 * 3600 * 1000));
 }
 
+// Share links follow the origin this page is served on, whatever the server was configured with.
 for (const button of document.querySelectorAll("[data-copy]")) {
+  try {
+    button.dataset.copy = new URL(new URL(button.dataset.copy, location.origin).pathname, location.origin).href;
+  } catch { /* keep the server's */ }
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(button.dataset.copy);

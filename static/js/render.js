@@ -1,7 +1,8 @@
 // The live room's DOM: draws the state (see state.js) into the share page's elements. It decides
 // nothing: the actions offered are the ones state.js looked up in the server's `can`.
 import { may, menuFor, viewerMay } from "./actions.js";
-import { ROLE_NAMES, handsQueue, isLive, listenersSorted, stageSorted } from "./views.js";
+import { localizeText } from "./localtime.js";
+import { ROLE_NAMES, handsQueue, isLive, listenersSorted, overSummary, stageSorted } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -31,10 +32,10 @@ export function showView(root, name) {
     const when = section.dataset.when;
     section.hidden = !(when === name || (when === "ended" && !["live", "scheduled"].includes(name)));
   }
+  // A removed person is told so: the Space itself goes on without them.
   const pill = $("state-pill");
-  const state = name === "removed" ? "ended" : name;
-  pill.className = `pill ${state}`;
-  pill.textContent = state[0].toUpperCase() + state.slice(1);
+  pill.className = `pill ${name === "removed" ? "removed" : name}`;
+  pill.textContent = name[0].toUpperCase() + name.slice(1);
   if (OVER_TITLES[name] && $("over-title")) $("over-title").textContent = OVER_TITLES[name];
 }
 
@@ -64,14 +65,22 @@ function menu(state, person, openId, onAction) {
 
 const you = (state, person) => (state.me && person.id === state.me.id ? " (you)" : "");
 
+// Everyone sees each speaker's microphone (muted by the host or not) and who is talking now.
+function micBadge(person) {
+  return person.muted
+    ? el("span", { class: "mic mic-off", title: "Muted by the host", role: "img", "aria-label": "muted" }, "🔇")
+    : el("span", { class: "mic mic-on", title: "Microphone on", role: "img", "aria-label": "microphone on" }, "🎙");
+}
+
 function tile(state, person, openId, onAction) {
-  const classes = state.speaking.includes(person.id) ? "person speaking" : "person";
+  const talking = state.speaking.includes(person.id);
   return el(
-    "li", { class: classes, "data-id": person.id },
+    "li", { class: talking ? "person speaking" : "person", "data-id": person.id },
     el("span", { class: "avatar", "aria-hidden": "true" }, (person.name || "?")[0].toUpperCase()),
-    person.muted ? el("span", { class: "mic-off", title: "Muted", "aria-label": "muted" }, "🔇") : null,
+    micBadge(person),
     el("span", { class: "name" }, person.name + you(state, person)),
     el("span", { class: "role" }, ROLE_NAMES[person.role] || person.role),
+    el("span", { class: "talking" }, talking ? "speaking" : ""),
     menu(state, person, openId, onAction),
   );
 }
@@ -96,13 +105,14 @@ function handRow(state, person, onAction) {
   );
 }
 
-/** Draw the whole room. `view.mic`: show the mic toggle (this page publishes audio). */
+/** Draw the whole room. `view`: this page's audio (`listening`, `kind`, `blocked`, `selfMuted`). */
 export function renderRoom(root, state, view, onAction) {
   const name = viewName(state);
   if (name) showView(root, name);
   if (state.space) {
     $("space-title").textContent = state.space.title;
     if ($("space-description")) $("space-description").textContent = state.space.description;
+    renderOver(root, state);
   }
   const open = document.querySelector("details[data-for][open]");
   const openId = open?.dataset.for ?? null;
@@ -124,16 +134,64 @@ export function renderRoom(root, state, view, onAction) {
     const raised = Boolean(state.me?.hand_raised);
     hand.hidden = !viewerMay(state, "raise_hand");
     hand.setAttribute("aria-pressed", String(raised));
-    hand.textContent = raised ? "✋ Withdraw request" : "✋ Request to speak";
+    hand.textContent = raised ? "✋ Request sent · Cancel" : "✋ Request to speak";
+    hand.setAttribute("aria-label", raised ? "Request sent. Cancel your request to speak" : "Request to speak");
   }
-  $("mic").hidden = !view.mic;
+  renderAudioControls(state, view);
   if (focused && openId) document.querySelector(`details[data-for="${CSS.escape(openId)}"] summary`)?.focus();
+}
+
+// One mic toggle that says the true state; the Listen button only before audio plays (or when
+// the browser wants a tap before it plays anything).
+function renderAudioControls(state, view) {
+  const onStage = Boolean(state.me && state.me.role !== "listener" && !state.removed);
+  const listen = $("listen");
+  listen.hidden = view.blocked ? false : view.listening || onStage;
+  listen.textContent = view.blocked ? "▶ Tap to hear the room" : "▶ Listen";
+  if ($("quiet-label")) $("quiet-label").hidden = view.listening || onStage;
+  const mic = $("mic");
+  mic.hidden = view.kind !== "speaker";
+  const byHost = Boolean(state.me?.muted);
+  const muted = byHost || view.selfMuted;
+  mic.setAttribute("aria-pressed", String(muted));
+  mic.setAttribute("aria-disabled", String(byHost));
+  mic.classList.toggle("secondary", muted);
+  mic.textContent = byHost ? "🔇 Muted by host" : muted ? "🔇 Unmute my mic" : "🎙 Mute my mic";
+}
+
+// The end screen, kept up to date by frames: how long, how many at the peak, the replay.
+function renderOver(root, state) {
+  if (state.removed) {
+    $("over-summary").textContent = "The host removed you. The Space goes on without you.";
+    $("replay").replaceChildren();
+    return;
+  }
+  if (!state.space || ["live", "scheduled"].includes(state.space.state)) return;
+  const summary = overSummary(state.space);
+  if (summary) $("over-summary").textContent = summary;
+  const replay = $("replay");
+  const url = state.space.replay_url;
+  if (replay.dataset.url === (url || "") && replay.dataset.drawn) return;
+  replay.dataset.url = url || "";
+  replay.dataset.drawn = "1";
+  if (url) {
+    replay.replaceChildren(
+      el("h3", {}, "Replay"),
+      el("audio", { class: "replay", controls: "", preload: "metadata", src: url }),
+      el("p", { class: "muted small" }, el("a", { href: url, download: "", id: "replay-download" }, "Download the replay")),
+      root.dataset.host === "1" ? el("button", { type: "button", class: "secondary small", id: "delete-replay" }, "Delete the replay") : null,
+    );
+  } else if (state.space.record && state.space.state === "ended") {
+    replay.replaceChildren(el("p", { class: "muted small" }, "The replay is being prepared; it appears here by itself."));
+  }
 }
 
 /** A talking ring on or off, without redrawing the room. */
 export function markSpeaking(id, talking) {
   for (const node of document.querySelectorAll(`.person[data-id="${CSS.escape(String(id))}"]`)) {
     node.classList.toggle("speaking", talking);
+    const label = node.querySelector(".talking");
+    if (label) label.textContent = talking ? "speaking" : "";
   }
 }
 
@@ -143,23 +201,39 @@ export function feed(text) {
   while (list.children.length > 50) list.lastChild.remove();
 }
 
-/** The media status line, under the stage. */
+/** The audio status line under the stage: what this page's audio is doing, and nothing else. */
 export function say(text) {
   $("media-status").textContent = text;
 }
 
-// An alert at the top of the page, whatever view is showing (errors from actions, mostly).
-let noticeTimer = null;
-export function notice(text) {
-  const node = $("notice");
-  node.textContent = text;
-  node.hidden = false;
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { node.hidden = true; }, 8000);
+/** A short message beside what it is about (`where`: "dock", "share"); several stack up. */
+export function toast(text, where = "dock") {
+  const list = $(`toasts-${where}`);
+  if (!list) return;
+  const item = el("li", {}, localizeText(text));
+  list.append(item);
+  while (list.children.length > 3) list.firstChild.remove();
+  setTimeout(() => item.remove(), 6000);
 }
 
+// Alerts at the top of the page, whatever view is showing (errors from actions, mostly): each
+// stays its own line for a while, times in the viewer's zone.
+export function notice(text) {
+  const list = $("notice");
+  const item = el("li", {}, localizeText(text));
+  list.append(item);
+  while (list.children.length > 3) list.firstChild.remove();
+  list.hidden = false;
+  setTimeout(() => {
+    item.remove();
+    list.hidden = list.children.length === 0;
+  }, 10000);
+}
+
+const calm = () => window.matchMedia?.("(prefers-reduced-motion: reduce)").matches;
+
 export function float(emoji) {
-  const node = el("span", { class: "floating", "aria-hidden": "true" }, emoji);
+  const node = el("span", { class: calm() ? "floating still" : "floating", "aria-hidden": "true" }, emoji);
   document.body.append(node);
   setTimeout(() => node.remove(), 2100);
 }

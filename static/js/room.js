@@ -4,9 +4,12 @@
 import { actionRequest, viewerMay } from "./actions.js";
 import { describe, spaceApi } from "./api.js";
 import * as media from "./media.js";
-import { feed, float, markSpeaking, notice, renderRoom, say } from "./render.js";
+import { feed, float, markSpeaking, notice, renderRoom, say, toast } from "./render.js";
+import { countdown } from "./countdown.js";
+import { wireShare } from "./share.js";
 import { SpaceSocket } from "./socket.js";
 import { applyFrame, initialState, nextTick, tick, withMe, withSpeaking } from "./state.js";
+import { pushOffer } from "./push.js";
 import { isLive } from "./views.js";
 
 const root = document.getElementById("room");
@@ -14,11 +17,36 @@ const $ = (id) => document.getElementById(id);
 const api = spaceApi(root.dataset.code);
 
 let state = initialState();
-// This page's audio: whether the person pressed Listen, and what the media server gave them.
-const page = { listening: false, mediaKind: null };
+// This page's audio: whether it is in the Space's audio (pressed Listen, or on stage), what the
+// media server gave it, whether the browser wants a tap before playing, the speaker's own mute.
+const page = { listening: false, starting: false, mediaKind: null, blocked: false, selfMuted: false };
+// A reload brings the audio back by itself: this tab remembers that it was listening.
+const LISTENING = `spaces:listening:${root.dataset.code}`;
+const remembered = () => { try { return sessionStorage.getItem(LISTENING) === "1"; } catch { return false; } };
+function remember(on) {
+  try {
+    if (on) sessionStorage.setItem(LISTENING, "1");
+    else sessionStorage.removeItem(LISTENING);
+  } catch { /* private mode: nothing to remember */ }
+}
 
 function draw() {
-  if (state.space) renderRoom(root, state, { mic: page.listening && page.mediaKind === "speaker" }, act);
+  if (!state.space) return;
+  const view = { listening: page.listening, kind: page.mediaKind, blocked: page.blocked, selfMuted: page.selfMuted };
+  renderRoom(root, state, view, act);
+}
+
+// Speakers never press Listen: on stage is in the audio, with the mic on. Listeners who were
+// listening before a reload are back in it too.
+let autoAt = 0;
+function autoStart() {
+  if (page.listening || page.starting || !isLive(state) || state.removed) return;
+  // A host whose page waited for a scheduled start has no seat in the snapshot yet: joining gives one.
+  const onStage = state.me ? state.me.role !== "listener" : root.dataset.host === "1";
+  // A join that failed (its error is shown) is not tried again at every frame.
+  if (!(onStage || remembered()) || Date.now() - autoAt < 10000) return;
+  autoAt = Date.now();
+  attempt(listen);
 }
 
 /** Run `work`; an error is shown to the person, and the promise resolves (to null) anyway. */
@@ -58,21 +86,35 @@ function follow(result) {
   for (const effect of result.effects) {
     switch (effect.type) {
       case "feed": feed(effect.text); break;
-      case "say": say(effect.text); break;
+      case "say": toast(effect.text); break;
       case "speaking": markSpeaking(effect.id, effect.talking); break;
       case "reaction": float(effect.emoji); break;
       case "error": notice(effect.detail || "Something went wrong; try again."); break;
-      case "my_role": attempt(followRole); break;
-      case "over":
-      case "removed": stopAudio(); break;
+      case "my_role":
+        toast(effect.role === "listener" ? "You are a listener again." : `You are now ${effect.role === "cohost" ? "a co-host" : "a speaker"}: your microphone turns on.`);
+        attempt(followRole);
+        break;
+      case "over": stopAudio(); break;
+      case "removed": stopAudio(); remember(false); break;
       default: break;
     }
   }
   const onlyQuiet = result.effects.length > 0 && result.effects.every((e) => QUIET_EFFECTS.has(e.type));
-  if (state !== before && !onlyQuiet) draw();
+  if (state !== before && !onlyQuiet) {
+    draw();
+    if (page.mediaKind === "speaker") say(speakerStatus());
+  }
+  autoStart();
+}
+
+function speakerStatus() {
+  if (state.me?.muted) return "You are on stage. The host muted your microphone.";
+  return page.selfMuted ? "You are on stage. Your microphone is muted." : "You are on stage. Your microphone is live.";
 }
 
 const socket = new SpaceSocket(root.dataset.code, {
+  // The share page's signed ticket: the same listener even if the websocket carries no cookie.
+  params: root.dataset.ticket ? `?ticket=${encodeURIComponent(root.dataset.ticket)}` : "",
   onFrame,
   onStatus: (status, closeCode) => {
     $("offline").hidden = status === "open" || closeCode === 4003 || closeCode === 4004;
@@ -86,11 +128,27 @@ async function credentials() {
 }
 
 async function listen() {
-  const joined = await api("POST", "join/", { quiet: Boolean($("quiet")?.checked) });
-  state = withMe(state, joined.participant);
-  page.listening = true;
-  $("listen").disabled = true;
-  await startMedia(joined.media);
+  page.starting = true;
+  try {
+    const joined = await api("POST", "join/", { quiet: Boolean($("quiet")?.checked) });
+    state = withMe(state, joined.participant);
+    page.listening = true;
+    remember(true);
+    await startMedia(joined.media);
+  } finally {
+    page.starting = false;
+  }
+}
+
+// Where the browser insists on a tap before playing sound, the Listen button asks for one.
+function checkPlaying() {
+  const audio = $("audio");
+  if (!audio.srcObject || !audio.paused) return;
+  audio.play().then(() => { page.blocked = false; draw(); }, () => {
+    page.blocked = true;
+    say("Tap “Tap to hear the room” to hear the Space: your browser asks for it.");
+    draw();
+  });
 }
 
 async function startMedia(creds) {
@@ -104,17 +162,18 @@ async function startMedia(creds) {
     if (creds.kind === "speaker") {
       say("Connecting your microphone…");
       await media.speak(creds, $("audio"), audioLost);
-      $("mic").setAttribute("aria-pressed", "false");
-      $("mic").textContent = "Mute my mic";
-      say("You are on stage. Your microphone is live.");
+      page.mediaKind = "speaker";
+      if (page.selfMuted && !creds.muted) media.setMuted(true);
+      say(speakerStatus());
     } else {
       say("Connecting audio…");
       await media.listen(creds, $("audio"), audioLost);
+      page.mediaKind = "listener";
+      page.selfMuted = false;
       say("Listening.");
     }
-    page.mediaKind = creds.kind;
-    $("listen").textContent = creds.kind === "speaker" ? "On stage" : "Listening";
     retry = 0;
+    setTimeout(checkPlaying, 500);
   } catch (error) {
     say(`Audio could not start: ${error.message || error}. Retrying…`);
     audioLost();
@@ -149,7 +208,9 @@ async function followRole() {
 function stopAudio() {
   page.listening = false;
   page.mediaKind = null;
+  page.blocked = false;
   media.stop().catch(() => {});
+  if ($("media-status").textContent) say("Audio stopped.");
 }
 
 // --- actions ----------------------------------------------------------------------------------
@@ -166,68 +227,47 @@ async function remind(button) {
   button.setAttribute("aria-pressed", String(!on));
   button.textContent = on ? "Remind me" : "Reminder set ✓";
   button.classList.toggle("secondary", !on);
-}
-
-async function share() {
-  const url = root.dataset.shareUrl;
-  if (navigator.share) {
-    try {
-      await navigator.share({ title: document.title, url });
-      return;
-    } catch {
-      /* fall back to copying */
-    }
-  }
-  try {
-    await navigator.clipboard.writeText(url);
-    say("Link copied.");
-  } catch {
-    window.prompt("Copy this link", url);
-  }
-}
-
-function countdown() {
-  const target = new Date(root.dataset.scheduledFor).getTime();
-  const out = $("countdown");
-  if (!out || Number.isNaN(target)) return;
-  const tick = () => {
-    let left = Math.max(0, Math.round((target - Date.now()) / 1000));
-    const days = Math.floor(left / 86400); left %= 86400;
-    const hours = Math.floor(left / 3600); left %= 3600;
-    const minutes = Math.floor(left / 60); const seconds = left % 60;
-    const pad = (n) => String(n).padStart(2, "0");
-    out.textContent = left + days + hours + minutes === 0 && target <= Date.now()
-      ? "Starting…"
-      : `${days ? `${days}d ` : ""}${pad(hours)}:${pad(minutes)}:${pad(seconds)}`;
-  };
-  tick();
-  setInterval(tick, 1000);
+  if (!on) pushOffer(); // browser notifications too, asked from this click (static/js/push.js)
 }
 
 // --- wiring -----------------------------------------------------------------------------------
 
-$("listen").addEventListener("click", () => attempt(listen));
+$("listen").addEventListener("click", () => {
+  if (!page.listening) return attempt(listen);
+  page.blocked = false;
+  $("audio").play().catch(() => {});
+  draw();
+  return null;
+});
 $("leave").addEventListener("click", async () => {
   stopAudio();
+  remember(false);
   if (viewerMay(state, "leave")) await attempt(() => api("POST", "leave/"));
   socket.close();
   window.location.href = "/";
 });
 $("mic").addEventListener("click", () => {
-  const muted = $("mic").getAttribute("aria-pressed") !== "true";
-  media.setMuted(muted);
-  $("mic").setAttribute("aria-pressed", String(muted));
-  $("mic").textContent = muted ? "Unmute my mic" : "Mute my mic";
-  if (muted && state.me) {
+  if (state.me?.muted) {
+    toast("The host muted you; only a host or co-host can unmute you. Raise it with them.");
+    return;
+  }
+  page.selfMuted = !page.selfMuted;
+  media.setMuted(page.selfMuted);
+  try { sessionStorage.setItem(`${LISTENING}:muted`, page.selfMuted ? "1" : ""); } catch { /* nothing to keep */ }
+  if (page.selfMuted && state.me) {
     // The media server does not always say that a muted speaker stopped talking.
     state = withSpeaking(state, state.me.id, false);
     markSpeaking(state.me.id, false);
   }
+  say(speakerStatus());
+  draw();
 });
 $("hand")?.addEventListener("click", () => attempt(async () => {
-  const me = await api(state.me?.hand_raised ? "DELETE" : "POST", "hand/");
+  const raised = Boolean(state.me?.hand_raised);
+  const me = await api(raised ? "DELETE" : "POST", "hand/");
   state = withMe(state, me);
   draw();
+  toast(raised ? "Request cancelled." : "Request sent. The host sees it; you can cancel it any time.");
 }));
 $("quiet")?.addEventListener("change", (event) => socket.reopen(event.target.checked ? "?quiet=1" : ""));
 $("end-space")?.addEventListener("click", () => {
@@ -240,12 +280,18 @@ $("remind")?.addEventListener("click", (event) => {
 for (const button of document.querySelectorAll("[data-emoji]")) {
   button.addEventListener("click", () => socket.send({ type: "reaction", emoji: button.dataset.emoji }));
 }
-for (const button of document.querySelectorAll("[data-share]")) button.addEventListener("click", () => attempt(share));
-$("delete-replay")?.addEventListener("click", () => {
-  if (!window.confirm("Delete the replay for good?")) return;
+wireShare({
+  code: root.dataset.code,
+  title: document.title,
+  tell: (text) => toast(text, isLive(state) || root.dataset.state === "live" ? "share" : "scheduled"),
+});
+// The end screen is drawn from frames, so its delete button may come later: one listener for all.
+document.addEventListener("click", (event) => {
+  if (event.target?.id !== "delete-replay" || !window.confirm("Delete the replay for good?")) return;
   attempt(async () => {
     await api("DELETE", "replay/");
     window.location.reload();
   });
 });
-countdown();
+try { page.selfMuted = sessionStorage.getItem(`${LISTENING}:muted`) === "1"; } catch { /* nothing kept */ }
+countdown(root.dataset.scheduledFor, $("countdown"));

@@ -6,15 +6,13 @@
 
 import { ROLE_NAMES } from "./views.js";
 
-// Sequence numbers (docs/REALTIME.md, "Sequence numbers and resync"). Several web processes
-// publish a Space's deltas, so two of them can arrive in the wrong order. A delta that comes early
-// is held this long for the ones before it, then applied in order; a seq still missing after that
-// is a gap, and one snapshot is asked for.
+// Sequence numbers (docs/REALTIME.md, "Sequence numbers and resync"). Deltas of several web
+// processes can arrive out of order: one that comes early (or a `seq` frame above ours) waits this
+// long for the ones before it; a seq still missing then is a gap, and one snapshot is asked for.
 export const HOLD_MS = 300;
 // More early deltas than this are not a reordering but lost frames: ask for a snapshot at once.
 export const MAX_HELD = 100;
-// The server refuses more than 10 resync requests in 10 s (rooms/consumers.py): requests are
-// spaced so that this client never gets there.
+// The server refuses more than 10 resyncs in 10 s (rooms/consumers.py): requests are spaced.
 export const RESYNC_SPACING_MS = 1100;
 // A snapshot asked for that has not come (the request was lost or refused) is asked for again.
 export const RESYNC_RETRY_MS = 5000;
@@ -26,6 +24,7 @@ export function initialState() {
     resyncDue: null, // when a needed resync may be sent (spacing); null once sent
     resyncAskedAt: null, // when a resync was last sent (kept across snapshots)
     held: [], // deltas that came early, `{frame, at}`, by seq
+    heard: null, // `{seq, at}`: a `seq` frame said the server is past our seq (a delta is missing or coming)
     space: null,
     stage: [], // host, co-hosts, speakers (present or briefly away: they keep their seat)
     listeners: [], // named, present listeners
@@ -82,13 +81,8 @@ export function withSpeaking(state, id, talking) {
 
 function drop(state, person) {
   const hands = state.hands === null ? null : without(state.hands, person.id);
-  return {
-    ...state,
-    stage: without(state.stage, person.id),
-    listeners: without(state.listeners, person.id),
-    hands,
-    speaking: state.speaking.filter((id) => id !== person.id),
-  };
+  const [stage, listeners] = [without(state.stage, person.id), without(state.listeners, person.id)];
+  return { ...state, stage, listeners, hands, speaking: state.speaking.filter((id) => id !== person.id) };
 }
 
 // --- frames ------------------------------------------------------------------------------------
@@ -109,7 +103,7 @@ export function applySnapshot(state, frame) {
     quiet: Boolean(quiet),
     can: data.can || {},
     myActions: Array.isArray(myActions) ? myActions : [],
-    speaking: state.speaking.filter((id) => stage.some((p) => p.id === id)),
+    speaking: (Array.isArray(data.speaking) ? data.speaking : state.speaking).filter((id) => stage.some((p) => p.id === id)),
     removed: state.removed, // the page of a removed person stays removed
     resyncAskedAt: state.resyncAskedAt,
   };
@@ -128,10 +122,10 @@ function needSnapshot(state, now) {
 
 /**
  * Apply one frame. Returns `{state, status, resync, effects}`:
- * - status: "snapshot", "applied" (with any held deltas it completes), "held" (came early: kept
- *   until the deltas before it arrive, or `tick` calls it a gap), "stale" (seq already reflected,
- *   or already held), "gap" (a delta is missing: not applied), "unsequenced" (private, ephemeral,
- *   error frames), "waiting" (no snapshot yet);
+ * - status: "snapshot", "applied" (with any held deltas it completes), "held" (came early, or a
+ *   `seq` frame ahead of us: waits for the deltas before it, or `tick` calls it a gap), "stale"
+ *   (seq already reflected, or already held), "gap" (a delta is missing: not applied),
+ *   "unsequenced" (private, ephemeral, error frames), "waiting" (no snapshot yet);
  * - resync: the client must send `{"type": "resync"}`;
  * - effects: what the page shows or does, e.g. `{type: "feed", text}`.
  * After every result, the page calls `tick(state, now)` at `nextTick(state)` (if not null).
@@ -143,6 +137,12 @@ export function applyFrame(state, frame, now = Date.now()) {
     return { ...applyChange(state, frame, now), status: "unsequenced" };
   }
   if (state.seq === null) return { state, status: "waiting", resync: false, effects: [] };
+  if (frame.type === "seq") {
+    // A quiet Space's heartbeat: a seq above ours is a delta missing, or still on its way.
+    if (!(frame.seq > state.seq) || state.resyncing) return { state, status: "stale", resync: false, effects: [] };
+    const old = state.heard !== null && state.heard.seq > state.seq ? state.heard : { seq: 0, at: now };
+    return { state: { ...state, heard: { seq: Math.max(frame.seq, old.seq), at: old.at } }, status: "held", resync: false, effects: [] };
+  }
   if (typeof frame.seq !== "number" || frame.seq <= state.seq) {
     // Already in the snapshot. A removal is still told to the person removed: the server sends it
     // after their snapshot whatever its seq, and nothing else in the snapshot says so.
@@ -184,8 +184,9 @@ export function nextTick(state) {
     if (state.resyncDue !== null) return state.resyncDue;
     return state.resyncAskedAt === null ? null : state.resyncAskedAt + RESYNC_RETRY_MS;
   }
-  if (state.held.length === 0) return null;
-  return Math.min(...state.held.map((h) => h.at)) + HOLD_MS;
+  const waits = state.held.map((h) => h.at);
+  if (state.heard !== null && state.heard.seq > state.seq) waits.push(state.heard.at);
+  return waits.length === 0 ? null : Math.min(...waits) + HOLD_MS;
 }
 
 /**
@@ -203,7 +204,7 @@ export function tick(state, now = Date.now()) {
   }
   const due = nextTick(state);
   if (due === null || now < due) return idle;
-  const asked = needSnapshot({ ...state, held: [] }, now);
+  const asked = needSnapshot({ ...state, held: [], heard: null }, now);
   return { state: asked.state, status: "gap", resync: asked.resync, effects: [] };
 }
 
@@ -265,8 +266,6 @@ function applyChange(state, frame, now) {
       for (const p of data.joined || []) state = place(state, p);
       for (const p of data.left || []) state = place(state, { ...p, present: false });
       effects.push({ type: "feed", text: `${data.joined_count || 0} joined, ${data.left_count || 0} left` });
-      break;
-    case "listeners.count":
       break;
     case "hand.raised":
     case "hand.lowered":

@@ -17,3 +17,21 @@ export function listenersSorted(state) {
 
 export const handsQueue = (state) => state.hands || [];
 export const isLive = (state) => state.space?.state === "live";
+
+/** "0:12:05": how long a Space ran, as the server's end screen writes it; null before it ended. */
+export function duration(space) {
+  const ms = Date.parse(space?.ended_at) - Date.parse(space?.started_at);
+  if (Number.isNaN(ms) || ms < 0) return null;
+  const seconds = Math.floor(ms / 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${Math.floor(seconds / 3600)}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}`;
+}
+
+/** The end screen's sentence: length and peak audience. */
+export function overSummary(space) {
+  if (space?.state !== "ended") return null;
+  const length = duration(space);
+  if (!length) return null;
+  const peak = space.peak_listeners ?? 0;
+  return `It ran for ${length} with a peak of ${peak} listener${peak === 1 ? "" : "s"}.`;
+}

@@ -1,6 +1,7 @@
 """Real processes for browser and media tests: Janus from Debian's package with the project's
 config, daphne serving the app against the test database, and Debian's headless Chromium."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -47,8 +48,17 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def stack(transactional_db, tmp_path, settings, stack_env):
-    """Janus and daphne on free ports, sharing the test database; yields their URLs and env."""
+def janus_nodes() -> int:
+    """How many Janus nodes the stack runs (``JANUS_NODES``): override this fixture in a test module."""
+    return 1
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path, settings, stack_env, janus_nodes):
+    """Janus and daphne on free ports, sharing the test database; yields their URLs and env. With
+    ``janus_nodes`` > 1, more Janus processes (not respawned: one killed stays down) on ports of
+    their own, all listed in ``JANUS_NODES``; ``stack.nodes`` holds them as
+    ``(name, process or None for the first, node settings)``."""
     require(shutil.which("janus") is not None, "Janus (Debian package janus) is needed")
     require(os.path.exists(CHROMIUM), "Debian's chromium is needed")
     web_port, http_port, ws_port, admin_port = free_port(), free_port(), free_port(), free_port()
@@ -82,6 +92,22 @@ def stack(transactional_db, tmp_path, settings, stack_env):
         # The web process queues media work for the worker: both on the stack's own broker.
         "CELERY_BROKER_URL": f"{private}/1",
     }
+    nodes, node_processes = [], []
+    if janus_nodes > 1:
+        nodes.append({"name": "node-1", "url": f"http://127.0.0.1:{http_port}/janus", "admin_url": f"http://127.0.0.1:{admin_port}/admin",
+                      "public_url": "", "ws_port": ws_port, "forward_host": "127.0.0.1"})
+        for number in range(2, janus_nodes + 1):
+            ports = {name: free_port() for name in ("JANUS_HTTP_PORT", "JANUS_WS_PORT", "JANUS_ADMIN_PORT")}
+            rtp_extra = 10000 + (os.getpid() % 50) * 200 + (number - 2) * 100 // (janus_nodes - 1)
+            node_env = {**env, **{k: str(v) for k, v in ports.items()}, "JANUS_CONFIG_DIR": str(tmp_path / f"janus-{number}"),
+                        "JANUS_RTP_RANGE": f"{rtp_extra}-{rtp_extra + 49}", "JANUS_FORWARD_PORT_BASE": str(rtp_extra + 50),
+                        "JANUS_FORWARD_PORT_COUNT": "50"}
+            node_processes.append(Process(["deploy/janus/run"], node_env, tmp_path / f"janus-{number}.log"))
+            nodes.append({"name": f"node-{number}", "url": f"http://127.0.0.1:{ports['JANUS_HTTP_PORT']}/janus",
+                          "admin_url": f"http://127.0.0.1:{ports['JANUS_ADMIN_PORT']}/admin", "public_url": "",
+                          "ws_port": ports["JANUS_WS_PORT"], "forward_host": "127.0.0.1"})
+        env["JANUS_NODES"] = json.dumps(nodes)
+        settings.JANUS_NODES = nodes
     # Under deploy/respawn, as in `make run`: Janus killed is Janus started again.
     janus = Process(["deploy/respawn", "deploy/janus/run"], env, tmp_path / "janus.log")
     web = Process(
@@ -90,6 +116,9 @@ def stack(transactional_db, tmp_path, settings, stack_env):
     )
     janus_url = f"http://127.0.0.1:{http_port}/janus"
     assert wait_for(lambda: requests.post(janus_url, json={"janus": "info", "transaction": "t"}, timeout=1).ok, timeout=20), janus.tail()
+    for node, process in zip(nodes[1:], node_processes):
+        assert wait_for(lambda: requests.post(node["url"], json={"janus": "info", "transaction": "t"}, timeout=1).ok,
+                        timeout=20), process.tail()
     base = f"http://127.0.0.1:{web_port}"
     # Up when it answers; with SECURE_SSL_REDIRECT (production's settings) the answer is a redirect.
     assert wait_for(lambda: requests.get(base + "/", timeout=1, allow_redirects=False).status_code in (200, 301),
@@ -106,7 +135,7 @@ def stack(transactional_db, tmp_path, settings, stack_env):
          "--without-mingle", "--loglevel", "INFO"],
         {**env, "SPACES_SWEEP_INTERVAL": "1"}, tmp_path / "celery-worker.log",
     )
-    processes = [own_redis, web, janus, worker]
+    processes = [own_redis, web, janus, *node_processes, worker]
 
     def celery():
         """A beat that sweeps every second (scheduled starts), beside the worker."""
@@ -114,7 +143,8 @@ def stack(transactional_db, tmp_path, settings, stack_env):
                                   str(tmp_path / "beat"), "--loglevel", "INFO"],
                                  {**env, "SPACES_SWEEP_INTERVAL": "1"}, tmp_path / "celery-beat.log"))
 
-    stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "web": web, "tmp": tmp_path, "celery": staticmethod(celery)})
+    stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "web": web, "tmp": tmp_path, "celery": staticmethod(celery),
+                               "nodes": [(node["name"], process, node) for node, process in zip(nodes, [None, *node_processes])]})
     yield stack
     for process in reversed(processes):
         process.stop()

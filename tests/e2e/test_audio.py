@@ -61,12 +61,16 @@ def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, bro
     host, fan = UserFactory(username="host"), UserFactory(username="fan")
     api = api_for(host, stack.base)
 
-    # The host starts a Space from the dashboard and opens the room (not speaking: no tone from them).
+    # The host starts a Space from the dashboard: the room opens with their mic on; they mute it
+    # (no tone from them).
     host_page = browser.new_context().new_page()
     sign_in(host_page, stack.base, "host")
     host_page.fill("#id_start-title", "Audio check")
     host_page.click("button[name=start]")
     host_page.wait_for_url("**/s/**")
+    host_page.wait_for_function("document.getElementById('media-status').textContent.includes('microphone is live')", timeout=20000)
+    host_page.click("#mic")
+    host_page.wait_for_function("document.getElementById('media-status').textContent.includes('microphone is muted')", timeout=5000)
     space = Space.objects.get(title="Audio check")
     # The room is made by a Celery task once the start commits.
     assert wait_for(lambda: space.media_room_id in media.JanusMediaServer().rooms().speakers, timeout=10)
@@ -157,21 +161,38 @@ def test_a_recorded_space_leaves_a_replay_with_audio_in_it(stack, browser):
     page = browser.new_context().new_page()
     sign_in(page, stack.base, "recorder")
     page.goto(f"{stack.base}/s/{code}/")
-    page.click("#listen")
+    # On stage by itself: the host never presses Listen.
     page.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
     page.wait_for_timeout(3000)  # three seconds of tone into the mix
     assert api.post(f"{stack.base}/api/spaces/{code}/end/").status_code == 200
 
-    replay = wait_for(lambda: api.get(f"{stack.base}/api/spaces/{code}/").json()["replay_url"], timeout=15)
-    assert replay, "no replay after the Space ended"
+    # The end screen shows the replay by itself once the worker has encoded it (Ogg Opus).
+    page.wait_for_selector("audio.replay", timeout=20000)
+    replay = api.get(f"{stack.base}/api/spaces/{code}/").json()["replay_url"]
+    assert replay.endswith(".ogg"), replay
+    assert page.get_attribute("audio.replay", "src") == replay
+    assert page.get_attribute("#replay-download", "href") == replay
     served = requests.get(stack.base + replay)
-    assert served.status_code == 200
+    assert served.status_code == 200 and served.content[:4] == b"OggS"
+    ran = Space.objects.get(code=code)
+    minutes = (ran.ended_at - ran.started_at).total_seconds() / 60
+    assert len(served.content) / minutes <= 1_000_000, f"{len(served.content)} bytes for {minutes:.2f} min"
+    # Seekable: byte ranges are served, as players ask for them.
+    part = requests.get(stack.base + replay, headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.content == served.content[:100]
     path = Path(stack.env["MEDIA_ROOT"]) / replay.removeprefix("/media/")
-    with wave.open(str(path)) as recording:
+    decoded = path.with_suffix(".check.wav")
+    subprocess.run(["opusdec", "--quiet", "--rate", "48000", str(path), str(decoded)], check=True)
+    with wave.open(str(decoded)) as recording:
         frames = array("h", recording.readframes(recording.getnframes()))
     loud = max(abs(v) for v in frames)
-    assert recording.getframerate() == 48000 and len(frames) > 48000
+    assert len(frames) > 48000 * recording.getnchannels()
     assert loud > 1000, f"the replay is silent (peak {loud})"
+    # The browser reads its length (the file's Ogg pages let it seek).
+    page.wait_for_function(
+        "(() => { const a = document.querySelector('audio.replay'); return a && a.duration > 2 && isFinite(a.duration); })()",
+        timeout=10000,
+    )
 
     page.goto(f"{stack.base}/s/{code}/")
     assert page.get_attribute("audio.replay", "src") == replay

@@ -66,7 +66,10 @@ def test_a_whole_show(stack, browser):
     # Each scheduling error, inline and specific.
     now = datetime.now(ZoneInfo(ZONE))
     schedule(host, "Too far", local(now + timedelta(days=15)))
-    assert "latest you can pick" in host.text_content("#schedule-form")
+    error = host.text_content("#schedule-form")
+    assert "latest you can pick" in error
+    # Said in the viewer's own time zone (Berlin, CET in winter, CEST in summer), not in UTC.
+    assert "UTC" not in error and ("GMT+1" in error or "GMT+2" in error or "CET" in error), error
     schedule(host, "Too early", local(now - timedelta(hours=1)))
     assert "in the past" in host.text_content("#schedule-form")
     shoot(host, "dashboard-errors")
@@ -91,12 +94,24 @@ def test_a_whole_show(stack, browser):
     space.refresh_from_db()
     assert space.state == "live" and space.started_by == "schedule"
 
-    # The host opens the room and speaks; the listener presses Listen and hears them.
+    # The host opens the room: on stage with the mic on, never pressing Listen; the share link is
+    # on screen, on the origin the page is served on. The listener presses Listen and hears them.
     host.goto(f"{stack.base}/s/{space.code}/")
-    host.click("#listen")
     host.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
+    assert host.is_hidden("#listen") and host.is_hidden("#quiet")
+    assert host.text_content("#mic").strip() == "🎙 Mute my mic"
+    assert host.input_value("#share-link") == f"{stack.base}/s/{space.code}/"
     listener.click("#listen")
     assert wait_for(lambda: audio_level(listener) > SOUND, timeout=20), "the listener never heard the host"
+    # Reloads bring the audio back by themselves: the host's mic and the listener's ears.
+    host.reload()
+    host.wait_for_function("document.getElementById('media-status').textContent.includes('microphone is live')", timeout=20000)
+    listener.reload()
+    listener.wait_for_function("document.getElementById('media-status').textContent === 'Listening.'", timeout=20000)
+    assert listener.is_hidden("#listen")
+    assert wait_for(lambda: audio_level(listener) > SOUND, timeout=20), "the listener's audio did not come back after a reload"
+    # Everyone sees the host's mic on.
+    listener.wait_for_selector("#stage .person:has-text('dj_host') .mic-on", timeout=5000)
 
     # A third page watches; a signed-in fan joins, and the watcher sees it happen.
     watcher = browser.new_context(**context).new_page()
@@ -111,13 +126,20 @@ def test_a_whole_show(stack, browser):
 
     # The host goes quiet; the fan asks to speak; the host accepts; the listener hears the fan.
     host.click("#mic")
+    assert host.text_content("#mic").strip() == "🔇 Unmute my mic"
     assert wait_for(lambda: audio_level(listener) < SILENCE, timeout=10)
     fan.click("#hand")
+    # The fan is told, and can take it back.
+    fan.wait_for_selector("#toasts-dock >> text=Request sent", timeout=5000)
+    assert "Request sent" in fan.text_content("#hand") and "Cancel" in fan.text_content("#hand")
     host.wait_for_selector("#hands >> text=fan", timeout=10000)
     shoot(host, "room-host")
     listening = int(watcher.text_content("#listener-count"))
     host.click("#hands button:has-text('Accept')")
     fan.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
+    # The promoted fan has a mic toggle and no Listen button; the watcher hears of it.
+    assert fan.is_hidden("#listen") and fan.text_content("#mic").strip() == "🎙 Mute my mic"
+    watcher.wait_for_selector("#feed >> text=fan is now speaker", timeout=5000)
     # The role change carries the new count: one fewer listening, on every page.
     watcher.wait_for_function(
         f"document.getElementById('listener-count').textContent.trim() === '{listening - 1}'", timeout=5000
@@ -137,15 +159,27 @@ def test_a_whole_show(stack, browser):
     assert host.locator("#stage details[open]").count() == 0, "the menu closes once an action is chosen"
     assert wait_for(lambda: audio_level(listener) < SILENCE, timeout=5)
     watcher.wait_for_selector("#stage .person:has-text('fan') .mic-off", timeout=5000)
+    # The fan's own control says the truth, and cannot be turned back on by them.
+    fan.wait_for_function("document.getElementById('mic').textContent.includes('Muted by host')", timeout=5000)
+    assert fan.get_attribute("#mic", "aria-disabled") == "true"
+    assert "muted your microphone" in fan.text_content("#media-status")
+    shoot(fan, "room-speaker-muted")
     host.once("dialog", lambda dialog: dialog.accept())
     fan_tile.locator("summary").click()
     fan_tile.locator("button:text-is('Remove')").click()
     fan.wait_for_selector("text=You were removed from this Space", timeout=10000)
+    assert fan.text_content("#state-pill").strip() == "Removed"
+    assert "goes on without you" in fan.text_content("#over-summary")
+    shoot(fan, "room-removed")
     watcher.wait_for_selector("#stage .person:has-text('fan')", state="detached", timeout=5000)
 
     # The host ends the Space; every page shows it is over.
     host.once("dialog", lambda dialog: dialog.accept())
     host.click("#end-space")
     listener.wait_for_selector("[data-when=ended]:not([hidden])", timeout=10000)
+    # The end screen comes with the length and the peak, without a reload, and a way back.
+    listener.wait_for_function("document.getElementById('over-summary').textContent.includes('It ran for')", timeout=5000)
+    assert "peak of" in listener.text_content("#over-summary")
+    assert listener.get_attribute("[data-when=ended] a:has-text('Back to all Spaces')", "href") == "/"
     shoot(listener, "share-ended")
     assert Path(ARTIFACTS / "share-ended-phone.png").exists()

@@ -165,8 +165,7 @@ def start_speaking(stack, browser, username: str) -> Space:
     space = Space.objects.get(code=created.json()["code"])
     page = browser.new_context().new_page()
     sign_in(page, stack.base, username)
-    page.goto(f"{stack.base}/s/{space.code}/")
-    page.click("#listen")
+    page.goto(f"{stack.base}/s/{space.code}/")  # on stage by itself: hosts never press Listen
     page.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
     return space
 

@@ -229,6 +229,32 @@ describe("sequence numbers", () => {
     assert.equal(tick(state, T + 10 * HOLD_MS).resync, false);
   });
 
+  test("a seq frame at our seq changes nothing; one ahead waits HOLD_MS for the delta, then resyncs", () => {
+    const quiet = after({ type: "seq", seq: 10 });
+    assert.equal(quiet.results[0].status, "stale");
+    assert.equal(nextTick(quiet.state), null, "nothing to wait for");
+    const ahead = after({ type: "seq", seq: 11 });
+    assert.equal(ahead.results[0].status, "held");
+    assert.equal(ahead.state.seq, 10, "a seq frame never takes a seq itself");
+    assert.equal(nextTick(ahead.state), T + HOLD_MS);
+    assert.equal(tick(ahead.state, T + HOLD_MS - 1).resync, false);
+    const gap = tick(ahead.state, T + HOLD_MS);
+    assert.equal(gap.status, "gap");
+    assert.equal(gap.resync, true);
+    assert.equal(applyFrame(gap.state, { type: "seq", seq: 12 }, T + HOLD_MS + 1).resync, false, "one resync pending");
+  });
+
+  test("a seq frame ahead of us is satisfied by the delta it announced", () => {
+    const { state, results, resyncs } = after({ type: "seq", seq: 11 }, 11);
+    assert.deepEqual(results.map((r) => r.status), ["held", "applied"]);
+    assert.equal(state.seq, 11);
+    assert.equal(nextTick(state), null);
+    assert.equal(tick(state, T + 10 * HOLD_MS).resync, false);
+    assert.equal(resyncs, 0);
+    const later = applyFrame(state, { type: "seq", seq: 12 }, T + 5000);
+    assert.equal(nextTick(later.state), T + 5000 + HOLD_MS, "a new wait starts from its own seq frame");
+  });
+
   test("a true gap: one resync after HOLD_MS, however many later deltas come", () => {
     const later = Array.from({ length: 30 }, (_, i) => 13 + i); // 12 never comes
     const { state, resyncs } = after(11, ...later);
@@ -370,6 +396,13 @@ describe("private and ephemeral frames", () => {
   test("a page without a queue (not staff) keeps none", () => {
     const { state } = run(listenerSnapshot(), { type: "hand.raised", seq: 10, private: true, data: { participant: guest } });
     assert.equal(state.hands, null);
+  });
+
+  test("a snapshot says who is talking now (someone on stage only)", () => {
+    const { state } = run(hostSnapshot({ speaking: ["bo", "nobody-on-stage"] }));
+    assert.deepEqual(state.speaking, ["bo"]);
+    const again = applyFrame(state, { ...hostSnapshot({ speaking: [] }), seq: 11 });
+    assert.deepEqual(again.state.speaking, []);
   });
 
   test("speaking, reaction, error: seq 0, not checked", () => {
