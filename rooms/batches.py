@@ -74,9 +74,9 @@ def flush_batch(space_id: int) -> dict | None:
     queued = [json.loads(item) for item in items]
     newest = {kind: _newest_ids(queued, kind) for kind in ("joined", "left")}
     with transaction.atomic():
-        space = Space.objects.select_for_update().get(pk=space_id)
-        if space.state != Space.State.LIVE:
-            return None  # space.ended says everything that is left to say
+        space = Space.objects.select_for_update().filter(pk=space_id).first()
+        if space is None or space.state != Space.State.LIVE:
+            return None  # space.ended says everything that is left to say (or the Space is gone)
         people = Participant.objects.named().filter(space_id=space_id, uid__in=newest["joined"] + newest["left"])
         by_uid = {p.uid: p for p in people}
         joined = [by_uid[u] for u in newest["joined"] if u in by_uid and by_uid[u].is_present]

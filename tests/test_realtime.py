@@ -503,3 +503,18 @@ async def test_the_sweep_makes_leave_the_signed_out_listeners_redis_lost_and_no_
     assert lost.pk not in present and signed_in.pk in present and len(present) == 3  # the host and two listeners
     assert (await connected.frame_of("listeners.count", timeout=5))["data"]["count"] == 2
     await connected.close()
+
+
+@pytest.mark.django_db
+def test_a_batch_left_for_a_space_that_is_gone_does_not_stop_the_presence_sweep():
+    """Before: a batch queued for a Space deleted since (or left in Redis by another database)
+    made every presence sweep raise DoesNotExist before it reconciled anything."""
+    from rooms import batches
+
+    gone = 2**31 - 7
+    client = presence.sync_client()
+    # A batch whose arming process died: queued, not armed.
+    client.rpush(batches._batch_key(gone), json.dumps({"kind": "joined", "id": None}))
+    client.sadd(batches._batching_key(), gone)
+    services.presence_sweep()  # raised DoesNotExist
+    assert not presence.sync_client().exists(batches._batch_key(gone))
