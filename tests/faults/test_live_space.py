@@ -10,7 +10,6 @@ printed (docs/RELIABILITY.md quotes them).
 
 import asyncio
 import json
-import os
 import shutil
 import time
 
@@ -19,7 +18,7 @@ import websockets
 
 from ..conftest import require
 from ..processes import free_port
-from ..test_database_faults import Cluster, _user_exists, postgres_bin
+from ..test_database_faults import cluster  # noqa: F401 (a fixture: its own PostgreSQL cluster)
 from .stack import Listener, Poller, RedisServer, Stack
 
 pytestmark = pytest.mark.integration
@@ -39,21 +38,7 @@ def redis_server():
 
 
 @pytest.fixture
-def cluster():
-    bin_dir = postgres_bin()
-    require(bin_dir is not None, "PostgreSQL's server binaries (/usr/lib/postgresql/*/bin/initdb)")
-    if os.geteuid() == 0:
-        require(shutil.which("runuser") is not None and _user_exists("postgres"), "a postgres user to run PostgreSQL")
-    cluster = Cluster(bin_dir, free_port())
-    try:
-        cluster.pg_ctl("start")
-        yield cluster
-    finally:
-        cluster.remove()
-
-
-@pytest.fixture
-def stack(redis_server, cluster, tmp_path):
+def stack(redis_server, cluster, tmp_path):  # noqa: F811 (the fixture imported above)
     stack = Stack(redis_server, cluster.url, tmp_path, LISTENERS)
     yield stack
     stack.stop()
@@ -109,7 +94,7 @@ class Room:
         return [(c.name, c.view(truth[2] if truth else {})) for c in self.clients if not truth or c.view(truth[2]) != truth][:5]
 
 
-def test_a_live_space_comes_through_redis_and_postgresql_faults(stack, redis_server, cluster):
+def test_a_live_space_comes_through_redis_and_postgresql_faults(stack, redis_server, cluster):  # noqa: F811
     poller = Poller(stack)
     poller.start()
     outages: list[tuple[float, float]] = []
@@ -136,7 +121,7 @@ def test_a_live_space_comes_through_redis_and_postgresql_faults(stack, redis_ser
         assert all(any(seq >= gap for seq in client.covered) for gap in client.gaps), (client.name, client.gaps, client.covered)
 
 
-async def scenario(stack: Stack, redis_server: RedisServer, cluster, outages: list, timings: dict) -> Room:
+async def scenario(stack: Stack, redis_server: RedisServer, cluster, outages: list, timings: dict) -> Room:  # noqa: F811
     room = Room(stack)
     try:
         assert await until(room.agree, 20) is not None, (room.disagreeing(), stack.tail())
