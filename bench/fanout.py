@@ -83,8 +83,9 @@ def client_worker() -> None:
     marker = MARKER.encode()
 
     class Client(asyncio.Protocol):
-        def __init__(self, uri: str):
+        def __init__(self, uri: str, hello: str = ""):
             self.ws = ClientProtocol(parse_uri(uri), origin="http://127.0.0.1")
+            self.hello = hello.encode()  # sent once, after the first frame (join_storm: "listening")
             self.first_frame = asyncio.get_running_loop().create_future()
             self.armed = False
             self.arrived: float | None = None
@@ -105,6 +106,8 @@ def client_worker() -> None:
                     continue
                 if not self.first_frame.done():
                     self.first_frame.set_result(len(event.data))
+                    if self.hello:
+                        self.ws.send_text(self.hello)
                 elif self.armed and self.arrived is None and marker in event.data:
                     self.arrived, self.sample = now, event.data
             self.flush()
@@ -141,7 +144,8 @@ def client_worker() -> None:
                     for i in range(start, min(command["n"], start + command["batch"])):
                         url = urls[i % len(urls)]
                         host, port = url.split("/")[2].split(":")
-                        batch.append(loop.create_connection(lambda url=url: Client(url), host, int(port)))
+                        hello = command.get("hello", "")
+                        batch.append(loop.create_connection(lambda url=url: Client(url, hello), host, int(port)))
                     made = await asyncio.gather(*batch, return_exceptions=True)
                     fresh = [protocol for result in made if not isinstance(result, BaseException) for protocol in result[1:]]
                     failed += len(made) - len(fresh)

@@ -3,8 +3,10 @@ baseline of the same N connects to a minimal ``websockets`` server in the same r
 
 Each client is a signed-out listener with its own identity, as the share page hands it out: a
 signed ticket (``rooms.identity.ws_ticket``) in the websocket URL, so no session is made for the
-benchmark. A join is counted when the client has its first frame (the snapshot, which follows the
-arrival). Reported: joins per second over the whole storm (and per fifth of it, to see whether the
+benchmark. Each client, like the page once its audio plays, then says ``{"type": "listening"}``
+(the page's join API call, for its media credentials, is not part of the storm). A join is counted
+when the client has its first frame (the snapshot, which follows the arrival); the listener count
+read after the storm says whether every ``listening`` was counted. Reported: joins per second over the whole storm (and per fifth of it, to see whether the
 rate holds up as the room fills), PostgreSQL transactions committed per join (``xact_commit`` of
 the benchmark's own database; the commits the idle stack makes in the same time, measured just
 before, are shown apart), and the listener count the Space reports afterwards.
@@ -47,6 +49,9 @@ def ticket_urls(port: int, code: str, n: int) -> list[str]:
     ]
 
 
+HELLO = {"spaces": '{"type": "listening"}', "baseline": ""}
+
+
 def connect(pool: ClientPool, group: str, urls: list[str], batch: int) -> dict:
     """Each client process connects its share of ``urls`` (each URL once), ``batch`` at a time."""
     shares = [urls[i :: len(pool.workers)] for i in range(len(pool.workers))]
@@ -54,7 +59,9 @@ def connect(pool: ClientPool, group: str, urls: list[str], batch: int) -> dict:
     # Commands go over a pipe that reads lines of at most 64 KiB: a few hundred URLs at a time.
     for start in range(0, max(len(share) for share in shares), COMMAND_URLS):
         parts = [share[start : start + COMMAND_URLS] for share in shares]
-        replies = pool.ask([{"cmd": "connect", "group": group, "urls": p, "n": len(p), "batch": batch} for p in parts])
+        replies = pool.ask(
+            [{"cmd": "connect", "group": group, "urls": p, "n": len(p), "batch": batch, "hello": HELLO[group]} for p in parts]
+        )
         failed += sum(r["failed"] for r in replies)
     seconds = time.monotonic() - started
     # A client process answers with all the connections it holds in the group: count the new ones.

@@ -7,9 +7,9 @@ import threading
 
 from django.db import connections, transaction
 
-from . import events, presence
+from . import events, guests, presence
 from .models import Participant, Space
-from .selectors import listener_count
+from .selectors import gone_guest, guest_wire, listener_count
 
 logger = logging.getLogger(__name__)
 
@@ -27,22 +27,34 @@ def _batching_key() -> str:
     return f"{presence.spaces_key()}:batching"
 
 
+def batch_keys(space_id: int) -> tuple[str, str, str, int]:
+    """What a script that queues a join or leave needs: the Space's queue, the set of Spaces with
+    a queue, the key that says a flush is armed, and how long that key lives (ms)."""
+    key = _batch_key(space_id)
+    return key, _batching_key(), f"{key}:armed", int(BATCH_INTERVAL * 1000) + 1000
+
+
 def coalesce(space_id: int, joined: bool, participant_uid: str | None) -> None:
     """Queue a join or leave of a big room for the next batch (``participant_uid`` is None for a quiet
     listener: counted, never named), and make sure a flush is coming: whoever queues first in a
     second arms a timer in their process. If that process dies, the ``armed`` key expires and the
     next queueing, or the presence sweep (``flush_stale_batches``), flushes instead."""
     kind = "joined" if joined else "left"
-    key = _batch_key(space_id)
+    key, batching, armed_key, armed_ms = batch_keys(space_id)
     pipe = presence.sync_client().pipeline(transaction=False)
     pipe.rpush(key, json.dumps({"kind": kind, "id": participant_uid}))
-    pipe.sadd(_batching_key(), space_id)
-    pipe.set(f"{key}:armed", 1, nx=True, px=int(BATCH_INTERVAL * 1000) + 1000)
+    pipe.sadd(batching, space_id)
+    pipe.set(armed_key, 1, nx=True, px=armed_ms)
     *_, armed = pipe.execute()
     if armed:
-        timer = threading.Timer(BATCH_INTERVAL, _flush_in_thread, args=(space_id,))
-        timer.daemon = True
-        timer.start()
+        arm(space_id)
+
+
+def arm(space_id: int) -> None:
+    """Flush the Space's batch in a second, from this process (its caller set the armed key)."""
+    timer = threading.Timer(BATCH_INTERVAL, _flush_in_thread, args=(space_id,))
+    timer.daemon = True
+    timer.start()
 
 
 def _flush_in_thread(space_id: int) -> None:
@@ -79,14 +91,23 @@ def flush_batch(space_id: int) -> dict | None:
             return None  # space.ended says everything that is left to say (or the Space is gone)
         people = Participant.objects.named().filter(space_id=space_id, uid__in=newest["joined"] + newest["left"])
         by_uid = {p.uid: p for p in people}
+        # Signed-out listeners are not rows: the ones listening now are in Redis, the others left.
+        unknown = [u for u in newest["joined"] + newest["left"] if u not in by_uid]
+        guests_now = {uid: guest_wire(guest) for uid, guest in guests.listening(space_id, unknown).items()}
+        by_uid |= guests_now
         joined = [by_uid[u] for u in newest["joined"] if u in by_uid and by_uid[u].is_present]
         left = [by_uid[u] for u in newest["left"] if u in by_uid and not by_uid[u].is_present]
+        left += [gone_guest(u) for u in newest["left"] if u in unknown and u not in guests_now]
+        count = listener_count(space=space)
+        if count > space.peak_listeners:
+            space.peak_listeners = count
+            space.save(update_fields=["peak_listeners"])
         event = events.participant_batch(
             joined=joined[:BATCH_NAMES],
             left=left[:BATCH_NAMES],
             joined_count=sum(q["kind"] == "joined" for q in queued),
             left_count=sum(q["kind"] == "left" for q in queued),
-            count=listener_count(space=space),
+            count=count,
         )
         return events.publish_on_commit(space, event)
 

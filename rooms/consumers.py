@@ -9,6 +9,7 @@ models itself, and nothing a client sends can change roles: that is the REST API
 import asyncio
 import json
 import logging
+import math
 import secrets
 import time
 from collections import deque
@@ -22,9 +23,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from spaces import outages
 from spaces.logs import use_space
 
-from . import limits, presence, relay, selectors, services, snapshot, throttles
+from . import arrivals, guests, limits, presence, relay, selectors, services, snapshot, throttles
 from .errors import InvalidInput, NotFound, NotLive, Removed, SpaceError, Throttled, TooManySockets
-from .identity import client_of_scope, visitor_for_scope
+from .identity import Visitor, client_of_scope, visitor_for_scope
 from .publisher import REDIS_ERRORS, STAFF
 from .models import Participant, Space
 
@@ -55,6 +56,12 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     space: Space | None = None
     participant: Participant | None = None
+    # A signed-out listener lives in Redis (rooms.guests): their socket counts as their presence
+    # once it arrived in the live Space (``guest_present``), and they listen once they joined
+    # the audio (``guest_listening``: put back after Redis lost it).
+    guest: guests.Guest | None = None
+    guest_present = False
+    guest_listening = False
     space_relay: relay.SpaceRelay | None = None
 
     async def connect(self):
@@ -76,7 +83,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         # Accept first: a browser sees the close codes below only on an open socket.
         await self.accept()
         try:
-            self.space = await database_sync_to_async(selectors.space_get)(code=self.scope["url_route"]["kwargs"]["code"])
+            self.space = await database_sync_to_async(arrivals.space_by_code)(self.scope["url_route"]["kwargs"]["code"])
         except NotFound as error:
             await self.send_error(error.code, error.detail)
             await self.close(code=CLOSE_NOT_FOUND)
@@ -89,7 +96,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             self.space_relay = await relay.relay_add(self.space.pk, self)
         except REDIS_ERRORS as error:
             return await self.realtime_unavailable(error)
-        await self.send_snapshot(arrive=self.space.state == Space.State.LIVE)
+        # Whether the Space is live is the snapshot's to say (the Space here may be a cached copy).
+        await self.send_snapshot(arrive=True)
 
     async def disconnect(self, code):
         for task in self.tasks:
@@ -97,24 +105,31 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if self.space_relay is not None:
             self.space_relay = None
             await relay.relay_remove(self.space.pk, self)
-        if self.participant is not None and self.space.state == Space.State.LIVE:
+        key = self.presence_key()
+        if key is not None and self.space.state == Space.State.LIVE:
             # Never raises: with Redis down it is retried until Redis answers.
-            await relay.connection_closed(self.space.pk, self.participant.pk, self.connection_id)
-        if self.participant is not None:
+            await relay.connection_closed(self.space.pk, key, self.connection_id)
+        if key is not None:
             try:
-                await throttles.socket_release(self.space.pk, self.participant.pk, self.connection_id)
+                await throttles.socket_release(self.space.pk, key, self.connection_id)
             except REDIS_ERRORS:
                 pass  # its slot expires on its own (presence.CONNECTED_TTL)
 
     # --- arriving and snapshots -------------------------------------------------------------
 
-    def _arrive(self) -> Participant | None:
-        """Join the live Space: being connected is being present. None while only watching.
+    def presence_key(self) -> int | str | None:
+        """Whose presence this socket keeps: a row's pk, a signed-out listener's ``g<uid>``."""
+        if self.participant is not None:
+            return self.participant.pk
+        return self.guest.key if self.guest is not None and self.guest_present else None
+
+    def _arrive(self, visitor: Visitor) -> Participant | None:
+        """Join the live Space (a signed-in visitor): being connected is being present. None while
+        only watching.
 
         Only a known visitor arrives (a session, or the share page's ticket): a socket with
         neither watches, so that connecting again and again makes no new listeners. Raises
         ``Throttled`` (joins per client address) and ``TooManySockets`` (sockets per person)."""
-        visitor = visitor_for_scope(self.scope)
         if not visitor.known:
             self.watch_only = InvalidInput(NO_SESSION, code="session_required")
             return None
@@ -150,18 +165,37 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 "close one (another tab or device) and try again."
             )
 
-    def _read_snapshot(self, arrive: bool) -> dict:
-        if arrive:
-            self.participant = self._arrive()
-        return snapshot.space_snapshot(space_id=self.space.pk, viewer=self.participant)
+    def _read_snapshot(self, arrive: bool, relisten: bool = False) -> dict:
+        if arrive and self.guest is None and self.participant is None:
+            visitor = visitor_for_scope(self.scope)
+            if visitor.known and not visitor.signed_in:
+                self.guest = selectors.guest_for(space=self.space, visitor=visitor, client=self.client)
+            else:
+                self.participant = self._arrive(visitor)
+        if self.guest is None:
+            return snapshot.space_snapshot(space_id=self.space.pk, viewer=self.participant)
+        return self._guest_snapshot(arrive, relisten)
 
-    async def send_snapshot(self, *, arrive: bool = False) -> None:
+    def _guest_snapshot(self, arrive: bool, relisten: bool) -> dict:
+        """A signed-out listener's snapshot, with no database read when this process has the
+        Space's current one (``rooms.arrivals``); their socket arrives once the Space is live."""
+        newest = self.space_relay.last_seq if self.space_relay is not None else math.inf
+        if relisten and self.guest_listening:
+            services.guest_listen(space=self.space, guest=self.guest)  # Redis lost it: back in
+        data, self.guest_listening = arrivals.guest_snapshot(self.space.pk, self.guest, newest_seq=newest)
+        if arrive and not self.guest_present and data["data"]["space"]["state"] == Space.State.LIVE:
+            self.space.state = Space.State.LIVE
+            services.guest_arrive(space=self.space, guest=self.guest, connection_id=self.connection_id)
+            self.guest_present = True
+        return data
+
+    async def send_snapshot(self, *, arrive: bool = False, relisten: bool = False) -> None:
         """Send the whole visible state at its seq, then the frames that came meanwhile."""
         async with self.snapshot_lock:
             if self.held is None:
                 self.held = []
             try:
-                snapshot = await database_sync_to_async(self._read_snapshot)(arrive)
+                snapshot = await database_sync_to_async(self._read_snapshot)(arrive, relisten)
             except Removed as error:
                 self.held = None
                 await self.send_error(error.code, error.detail)
@@ -199,12 +233,13 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     def resync(self) -> None:
         """From the relay, after Redis came back: frames may be lost, send a fresh snapshot."""
         if not self.closing and self.space is not None:
-            self.spawn(self.send_snapshot())
+            self.spawn(self.send_snapshot(relisten=True))
 
-    def presence_member(self) -> tuple[int, str] | None:
-        if self.participant is None or self.closing or self.space.state != Space.State.LIVE:
+    def presence_member(self) -> tuple[int | str, str] | None:
+        key = self.presence_key()
+        if key is None or self.closing or self.space.state != Space.State.LIVE:
             return None
-        return self.participant.pk, self.connection_id
+        return key, self.connection_id
 
     async def deliver(self, frame: dict, text: str, audience: str) -> None:
         """A frame of this Space, from the relay: write it out, and follow what it says about us."""
@@ -219,11 +254,15 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         kind = frame["type"]
         if kind.startswith("space."):
             self.space.state = frame["data"]["state"]
-            if kind == "space.started" and self.participant is None:
+            if kind == "space.started" and self.participant is None and not self.guest_present:
                 # The share page of a scheduled Space turns live: this socket becomes presence.
                 self.spawn(self.send_snapshot(arrive=True))
             return
         about = (frame.get("data") or {}).get("participant")
+        if self.guest is not None and isinstance(about, dict) and about.get("id") == self.guest.uid:
+            if kind == "participant.removed":
+                await self.stop(CLOSE_REMOVED)
+            return
         if self.participant is None or not isinstance(about, dict) or about.get("id") != self.participant.uid:
             return
         if kind == "participant.removed":
@@ -248,9 +287,11 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return await self.refuse("malformed_json", "That frame is not valid JSON.")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return await self.refuse("invalid_frame", 'Send an object with a "type".')
-        handler = {"ping": self.on_ping, "resync": self.on_resync, "reaction": self.on_reaction}.get(message["type"])
+        handler = {
+            "ping": self.on_ping, "resync": self.on_resync, "reaction": self.on_reaction, "listening": self.on_listening,
+        }.get(message["type"])
         if handler is None:
-            return await self.refuse("unknown_type", "Known types: ping, resync, reaction.")
+            return await self.refuse("unknown_type", "Known types: ping, resync, reaction, listening.")
         await handler(message)
 
     async def on_ping(self, message):
@@ -263,14 +304,30 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return await self.refuse("rate_limited", f"At most {RESYNCS_PER_WINDOW} resyncs in {FLOOD_WINDOW:.0f} seconds.")
         await self.send_snapshot()
 
+    async def on_listening(self, message):
+        """The page plays the Space's audio (said after the join API, and again on every
+        reconnect): a signed-out listener is counted among the listeners (idempotent: as the
+        join does), and this socket puts them back if Redis loses them. Trusted no more than the
+        join API is: one identity counts once, and arrivals are throttled per address."""
+        if self.guest is None or not self.guest_present:
+            return
+        try:
+            await database_sync_to_async(services.guest_listen)(space=self.space, guest=self.guest)
+        except SpaceError as error:
+            return await self.refuse(error.code, error.detail)
+        except REDIS_ERRORS as error:
+            return await self.realtime_unavailable(error)
+        self.guest_listening = True
+
     async def on_reaction(self, message):
         if not self.reactions.take(time.monotonic()):
             return await self.refuse("rate_limited", f"At most {REACTIONS_PER_SECOND} reactions a second.")
-        if self.participant is None:
+        who = self.participant or (selectors.guest_wire(self.guest) if self.guest_present else None)
+        if who is None:
             return await self.refuse("not_present", "Reactions are for people in a live Space.")
         try:
             await database_sync_to_async(services.reaction_send)(
-                space=self.space, participant=self.participant, emoji=message.get("emoji"), client=self.client
+                space=self.space, participant=who, emoji=message.get("emoji"), client=self.client
             )
         except SpaceError as error:
             await self.refuse(error.code, error.detail, **error.extra)

@@ -63,8 +63,14 @@ def member(participant_id: int, connection_id: str) -> str:
     return f"{participant_id}|{connection_id}"
 
 
+def _keys(members) -> set[str]:
+    """Whose the members are: a row's primary key, or ``g<uid>`` for a signed-out listener who
+    lives in Redis only (``rooms.guests``)."""
+    return {m.split(b"|", 1)[0].decode() for m in members}
+
+
 def _participant_ids(members) -> set[int]:
-    return {int(m.split(b"|", 1)[0]) for m in members}
+    return {int(key) for key in _keys(members) if key.isdigit()}
 
 
 def async_client() -> aredis.Redis:
@@ -84,7 +90,7 @@ def sync_client() -> redis.Redis:
     return _sync_client
 
 
-def connection_open(space_id: int, participant_id: int, connection_id: str) -> None:
+def connection_open(space_id: int, participant_id: int | str, connection_id: str) -> None:
     """Count a socket as present (from the thread where the consumer joins the Space)."""
     key = space_key(space_id)
     pipe = sync_client().pipeline(transaction=False)
@@ -188,11 +194,11 @@ async def connection_closed(space_id: int, participant_id: int, connection_id: s
     return expires
 
 
-def expire(space_id: int, *, now: float | None = None) -> set[int]:
-    """Drop expired members of one Space; return the participants with no member left."""
+def expire(space_id: int, *, now: float | None = None) -> set[str]:
+    """Drop expired members of one Space; return the keys (``_keys``) with no member left."""
     now = time.time() if now is None else now
     expired, remaining = sync_client().eval(EXPIRE_SCRIPT, 2, space_key(space_id), spaces_key(), now, space_id)
-    return _participant_ids(expired) - _participant_ids(remaining)
+    return _keys(expired) - _keys(remaining)
 
 
 def connected_participants(space_id: int) -> set[int]:
@@ -203,33 +209,6 @@ def connected_participants(space_id: int) -> set[int]:
 def connection_count(space_id: int) -> int:
     """Open or briefly closed sockets in a Space, all processes together."""
     return sync_client().zcard(space_key(space_id))
-
-
-def tracked_since() -> float:
-    """When this Redis began keeping presence (noted on the first ask). A Redis that restarted
-    empty knows none of the open sockets until every relay's heartbeat has come round."""
-    client, key = sync_client(), f"{_prefix()}:presence:since"
-    client.set(key, time.time(), nx=True)
-    return float(client.get(key))
-
-
-def missing_confirmed(space_id: int, missing: set[int], *, now: float, after: float) -> set[int]:
-    """Note the participants the database counts present but Redis has nothing for; return those
-    noted at least ``after`` seconds ago (missing in two sweeps, so never someone whose socket is
-    being counted at this very moment), and forget those no longer missing."""
-    key = f"{space_key(space_id)}:missing"
-    client = sync_client()
-    noted = {int(pid): float(at) for pid, at in client.hgetall(key).items()}
-    pipe = client.pipeline(transaction=False)
-    back = [pid for pid in noted if pid not in missing]
-    if back:
-        pipe.hdel(key, *back)
-    new = {pid: now for pid in missing if pid not in noted}
-    if new:
-        pipe.hset(key, mapping=new)
-    pipe.expire(key, KEY_TTL)
-    pipe.execute()
-    return {pid for pid in missing if pid in noted and now - noted[pid] >= after}
 
 
 def spaces_with_connections() -> list[int]:

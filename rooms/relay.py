@@ -61,6 +61,9 @@ class SpaceRelay:
         self.started: asyncio.Future = asyncio.get_running_loop().create_future()
         self.tasks: list[asyncio.Task] = []
         self.last_frame_at = time.monotonic()
+        # The highest seq that went by: a snapshot cached at a lower seq is out of date
+        # (rooms.arrivals), since a socket added now would not get the frames in between.
+        self.last_seq = 0
 
     async def start(self) -> None:
         try:
@@ -70,6 +73,11 @@ class SpaceRelay:
             self.started.set_exception(error)
             self.started.exception()  # retrieved: only the sockets waiting on it need to see it
             raise
+        try:
+            row = await database_sync_to_async(_seq_and_state)(self.space_id)
+            self.last_seq = row[0] if row else 0
+        except Exception:
+            self.last_seq = math.inf  # unknown: no cached snapshot is trusted until a frame says
         self.tasks = [
             asyncio.create_task(self.receive_forever()),
             asyncio.create_task(self.renew_forever()),
@@ -117,6 +125,9 @@ class SpaceRelay:
     async def deliver(self, message: dict) -> None:
         frame, text, audience = message["frame"], message["text"], message.get("audience", EVERYONE)
         self.last_frame_at = time.monotonic()
+        seq = frame.get("seq")
+        if isinstance(seq, int) and (seq > self.last_seq or self.last_seq == math.inf):
+            self.last_seq = seq
         for written, socket in enumerate(list(self.sockets), start=1):
             try:
                 # Each socket decides on staff-only frames: its role may be changing right now.

@@ -3,8 +3,9 @@
 import re
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from . import media
+from . import guests, media
 from .errors import NotFound
 from .identity import Visitor
 from .models import Participant, Space
@@ -50,7 +51,13 @@ def participant_get(*, space: Space, uid: str) -> Participant:
             raise Participant.DoesNotExist
         return space.participants.select_related("user").get(uid=uid)
     except Participant.DoesNotExist:
-        raise NotFound("There is no such participant in this Space.", code="participant_not_found")
+        # A signed-out listener in Redis: acting on them makes them a row (services.lock_participant).
+        guest = guests.get(space.pk, uid) if PUBLIC_ID.fullmatch(uid) and space.state == Space.State.LIVE else None
+        if guest is None:
+            raise NotFound("There is no such participant in this Space.", code="participant_not_found")
+        participant = guest_wire(guest)
+        participant.space, participant.address = space, guest.address or None
+        return participant
 
 
 def participant_for(*, space: Space, visitor: Visitor) -> Participant | None:
@@ -69,8 +76,19 @@ def participants_present(*, space: Space) -> QuerySet[Participant]:
 def participants_shown(*, space: Space) -> list[Participant]:
     """Who is here, as anyone may see it: present and not listening quietly, by role then arrival."""
     order = {role: i for i, role in enumerate(Participant.Role.values)}
-    people = participants_present(space=space).named()
-    return sorted(people, key=lambda p: (order[p.role], p.joined_at, p.pk))
+    people = list(participants_present(space=space).named())
+    if space.state == Space.State.LIVE:
+        people += [guest_wire(guest) for guest in guests.newest(space.pk, -1)]
+    return sorted(people, key=lambda p: (order[p.role], p.joined_at, p.pk or 0))
+
+
+def listeners_newest(*, space: Space, limit: int) -> list[Participant]:
+    """The ``limit`` listeners who arrived last and may be named, rows and signed-out listeners
+    in Redis together, newest first."""
+    rows = list(participants_present(space=space).named().filter(role=Role.LISTENER).order_by("-joined_at")[:limit])
+    if space.state == Space.State.LIVE:
+        rows += [guest_wire(guest) for guest in guests.newest(space.pk, limit)]
+    return sorted(rows, key=lambda p: p.joined_at, reverse=True)[:limit]
 
 
 def stage(*, space: Space) -> QuerySet[Participant]:
@@ -79,7 +97,42 @@ def stage(*, space: Space) -> QuerySet[Participant]:
 
 
 def listener_count(*, space: Space) -> int:
-    return participants_present(space=space).filter(role=Role.LISTENER).count()
+    """Present listeners with a row (signed in, or signed out and acted on) and the signed-out
+    listeners in Redis (``rooms.guests``) who joined the audio."""
+    rows = participants_present(space=space).filter(role=Role.LISTENER).count()
+    return rows + (guests.count(space.pk) if space.state == Space.State.LIVE else 0)
+
+
+def guest_wire(guest: guests.Guest) -> Participant:
+    """A signed-out listener as the wire shows any participant: an unsaved row (never saved)."""
+    return Participant(
+        uid=guest.uid, display_name=guest.name, role=Role.LISTENER, user=None, anon_id=guest.anon_id,
+        joined_at=guest.joined_at,
+    )
+
+
+def gone_guest(uid: str) -> Participant:
+    """A signed-out listener who left, for a ``left`` list: only their id is known any more."""
+    return Participant(uid=uid, display_name="Listener", role=Role.LISTENER, user=None, left_at=timezone.now())
+
+
+def guest_listening(*, space: Space, visitor: Visitor) -> Participant | None:
+    """A signed-out visitor who listens to this Space now, in a participant's shape; else None."""
+    if visitor.signed_in or not visitor.anon_id or space.state != Space.State.LIVE:
+        return None
+    guest = guests.get(space.pk, guests.guest_uid(space.pk, visitor.anon_id))
+    if guest is None:
+        return None
+    participant = guest_wire(guest)
+    participant.space = space
+    return participant
+
+
+def guest_for(*, space: Space, visitor: Visitor, client: str = "") -> guests.Guest | None:
+    """The signed-out visitor as a guest of this Space (listening or not); None if signed in."""
+    if visitor.signed_in or not visitor.anon_id:
+        return None
+    return guests.Guest(uid=guests.guest_uid(space.pk, visitor.anon_id), name=visitor.name, anon_id=visitor.anon_id, address=client)
 
 
 def presence_counts(*, space: Space) -> tuple[int, int]:

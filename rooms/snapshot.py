@@ -10,7 +10,7 @@ the server would refuse.
 from . import presence
 from .models import Participant, Space
 from .permissions import actions_by_kind
-from .selectors import hands_raised, participants_present
+from .selectors import hands_raised, listeners_newest
 from .services.access import seat_of
 from .wire import ParticipantSerializer, participant_wire, space_wire
 
@@ -32,9 +32,7 @@ def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
     live = space.is_live
     if viewer is not None:
         viewer = Participant.objects.filter(pk=viewer.pk).first()
-    listeners = (
-        participants_present(space=space).named().filter(role=Role.LISTENER).order_by("-joined_at")[:SNAPSHOT_LISTENERS]
-    )
+    listeners = listeners_newest(space=space, limit=SNAPSHOT_LISTENERS) if live else []
     seat = seat_of(viewer) if live else None
     space_data = space_wire(space)  # holds the stage ("speakers") and the listener count already
     data = {

@@ -64,6 +64,9 @@ def _key(limit: "Limit | Bucket", subject: str) -> str:
     return f"{presence._prefix()}:throttle:{limit.name}:{subject}"
 
 
+limit_key = _key  # for scripts that count a hit along with other work (rooms.guests)
+
+
 def hit(limit: Limit, subject: str) -> float:
     """Count one more hit of ``subject`` (a client address, a person): 0.0 when allowed, else the
     seconds until the window ends."""

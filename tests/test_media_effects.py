@@ -296,7 +296,7 @@ class TestCredentials:
             "ws_port": 0,
             "room": space.media_room_id,
             "kind": "listener",
-            "token": f"fake-{listener_holder(listener.pk)}",
+            "token": f"fake-{listener_holder(listener.uid)}",
             "ice_servers": [],
             "mountpoint": space.media_room_id,
             "pin": space.media_pin,
@@ -339,7 +339,7 @@ class TestCredentials:
         settings.TURN = {**settings.TURN, "HOST": "turn.example.org", "SECRET": "turn-secret", "PORT": 3478, "TLS_PORT": 5349}
         speaker, listener = seated(space, host, act), join(space)
         space = fresh_space(space)
-        for person, holder in ((listener, listener_holder(listener.pk)), (speaker, speaker_holder(speaker.media_id))):
+        for person, holder in ((listener, listener_holder(listener.uid)), (speaker, speaker_holder(speaker.media_id))):
             credentials = server().credentials(room_id=space.media_room_id, pin=space.media_pin, participant=person)
             [ice] = credentials["ice_servers"]
             assert ice["username"].split(":", 1)[1] == holder
@@ -349,14 +349,14 @@ class TestCredentials:
         # As the API gives them (the autouse media server is the fake one).
         url = f"/api/spaces/{space.code}/media/"
         [ice] = client_for(listener.user).get(url).json()["media"]["ice_servers"]
-        assert set(ice) == {"urls", "username", "credential"} and ice["username"].endswith(f":{listener_holder(listener.pk)}")
+        assert set(ice) == {"urls", "username", "credential"} and ice["username"].endswith(f":{listener_holder(listener.uid)}")
 
     def test_janus_tokens_name_their_holder_and_open_only_their_roles_plugin(self, host, space, act):
         speaker, listener = seated(space, host, act), join(space)
         space, janus = fresh_space(space), JanusMediaServer()
         heard = janus.credentials(room_id=space.media_room_id, pin=space.media_pin, participant=listener)
         spoken = janus.credentials(room_id=space.media_room_id, pin=space.media_pin, participant=speaker)
-        assert token_holder(heard["token"]) == listener_holder(listener.pk)
+        assert token_holder(heard["token"]) == listener_holder(listener.uid)
         assert token_holder(spoken["token"]) == speaker_holder(speaker.media_id)
         assert STREAMING in heard["token"] and AUDIOBRIDGE not in heard["token"]
         assert AUDIOBRIDGE in spoken["token"] and STREAMING not in spoken["token"]
@@ -505,7 +505,7 @@ class TestStage:
             on_stage_sync(space),
             ("revoke_sessions", {"holders": [speaker_holder(speaker.media_id)]}),
             ("listeners_repin", {"room_id": space.media_room_id, "pin": new_pin}),
-            ("revoke_sessions", {"holders": [listener_holder(speaker.pk)]}),
+            ("revoke_sessions", {"holders": [listener_holder(speaker.uid)]}),
         ]
         room = room_of(media_server, space)
         assert speaker.media_id not in room.mix and speaker.media_token not in room.allowed
@@ -517,7 +517,7 @@ class TestStage:
         self, host, space, act, media_server, block
     ):
         removed, staying = join(space), join(space)
-        media_server.sessions.update({101: listener_holder(removed.pk), 102: listener_holder(staying.pk)})
+        media_server.sessions.update({101: listener_holder(removed.uid), 102: listener_holder(staying.uid)})
         old_pin = fresh_space(space).media_pin
         with act() as calls:
             services.participant_remove(space=space, actor=host, participant=removed, block=block)
@@ -525,10 +525,10 @@ class TestStage:
         assert space.media_pin and space.media_pin != old_pin
         assert calls == [
             ("listeners_repin", {"room_id": space.media_room_id, "pin": space.media_pin}),
-            ("revoke_sessions", {"holders": [listener_holder(removed.pk)]}),
+            ("revoke_sessions", {"holders": [listener_holder(removed.uid)]}),
         ]
         assert room_of(media_server, space).pin == space.media_pin
-        assert media_server.sessions == {102: listener_holder(staying.pk)}
+        assert media_server.sessions == {102: listener_holder(staying.uid)}
         assert selectors.media_credentials(space=space, participant=fresh(staying))["pin"] == space.media_pin
 
     def test_a_speaker_leaving_gives_their_seat_back(self, host, space, act, media_server):

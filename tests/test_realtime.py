@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import secrets
 import time
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
 
-from rooms import limits, presence, services
+from rooms import guests, limits, presence, relay, selectors, services
 from rooms.models import Participant, Space
 from rooms.identity import Visitor
 from spaces.asgi import application
@@ -29,13 +30,13 @@ def short_grace(settings):
     settings.SPACES_PRESENCE_GRACE = timedelta(seconds=0.5)
 
 
-def session_cookie(user=None, anonymous_label: bool = False) -> bytes:
+def session_cookie(user=None, anonymous_label: bool = False, anon_id: str = "") -> bytes:
     client = Client()
     if user is not None:
         client.force_login(user)
     else:
         session = client.session
-        session["listener_id"] = f"anon-{id(client)}"
+        session["listener_id"] = anon_id or f"anon-{id(client)}"
         session["listener_label"] = "Listener 4242"
         session.save()
         client.cookies["sessionid"] = session.session_key
@@ -72,8 +73,11 @@ class Socket:
         await self.ws.disconnect()
 
 
-async def connect(space, user=None, *, quiet=False, anonymous=True, headers=None) -> Socket:
-    cookie = await sync_to_async(session_cookie)(user) if (user or anonymous) else None
+async def connect(space, user=None, *, quiet=False, anonymous=True, headers=None, listen=False) -> Socket:
+    """A socket of ``user``, or of a signed-out listener ("Listener 4242"), who with ``listen``
+    also joins the audio (as the page's Listen does: the join, then a ``listening`` frame)."""
+    anon_id = f"anon-{secrets.token_hex(6)}"
+    cookie = await sync_to_async(session_cookie)(user, anon_id=anon_id) if (user or anonymous) else None
     path = f"/ws/spaces/{space.code}/" + ("?quiet=1" if quiet else "")
     hdrs = headers if headers is not None else [ORIGIN] + ([(b"cookie", cookie)] if cookie else [])
     communicator = WebsocketCommunicator(application, path, headers=hdrs)
@@ -83,6 +87,9 @@ async def connect(space, user=None, *, quiet=False, anonymous=True, headers=None
     snapshot = await socket.frame()
     assert snapshot["type"] == "snapshot"
     socket.snapshot = snapshot
+    if listen and user is None:
+        await sync_to_async(services.space_join)(space=space, visitor=Visitor.anonymous(anon_id, "Listener 4242"))
+        await socket.send({"type": "listening"})
     return socket
 
 
@@ -145,10 +152,14 @@ async def test_foreign_origin_is_refused():
 async def test_signed_out_listeners_are_present_under_their_session_label():
     host, space = await start_space()
     host_ws = await connect(space, host)
-    listener = await connect(space)
-    joined = await host_ws.frame_of("participant.joined")
-    assert joined["data"]["participant"]["name"] == "Listener 4242"
-    assert joined["data"]["participant"]["signed_in"] is False
+    watcher = await connect(space)
+    listener = await connect(space, listen=True)
+    # Announced in the batch of that second; someone who only opened the page is not.
+    batch = await host_ws.frame_of("participant.batch")
+    [joined] = batch["data"]["joined"]
+    assert joined["name"] == "Listener 4242" and joined["signed_in"] is False
+    assert batch["data"]["count"] == 1
+    await watcher.close()
     await listener.close()
     await host_ws.close()
 
@@ -330,7 +341,8 @@ async def test_a_scheduled_space_page_turns_live_and_present_without_reconnectin
     space = await sync_to_async(services.space_create)(
         host=host, title="Soon", scheduled_for=timezone.now() + timedelta(hours=1)
     )
-    visitor = await connect(space)
+    visitor = await connect(space, await make_user(username="early"))
+    guest = await connect(space)
     assert visitor.snapshot["data"]["space"]["state"] == "scheduled"
     assert visitor.snapshot["data"]["me"] is None
     await sync_to_async(services.space_go_live)(space=space.pk, expected_scheduled_for=space.scheduled_for)
@@ -338,7 +350,11 @@ async def test_a_scheduled_space_page_turns_live_and_present_without_reconnectin
     assert started["data"]["state"] == "live"
     snapshot = await visitor.frame_of("snapshot")
     assert snapshot["data"]["me"]["role"] == "listener"
+    # A signed-out visitor's socket is their presence from then on (watching until they listen).
+    assert (await guest.frame_of("space.started"))["data"]["state"] == "live"
+    assert await wait_until(lambda: presence.connection_count(space.pk) == 2)
     await visitor.close()
+    await guest.close()
 
 
 async def test_ending_the_space_reaches_every_socket():
@@ -356,7 +372,7 @@ async def test_big_rooms_get_joins_in_batches_of_one_frame_a_second(settings):
     host_ws = await connect(space, host)
     join = sync_to_async(services.space_join)
     for i in range(2):
-        await join(space=space, visitor=Visitor.anonymous(f"small-{i}", f"Listener {i}"))
+        await join(space=space, visitor=Visitor.of(await make_user(username=f"small{i}")))
     for _ in range(2):
         await host_ws.frame_of("participant.joined")
     for i in range(30):
@@ -454,19 +470,22 @@ async def test_presence_lost_by_redis_comes_back_and_people_still_leave(monkeypa
     heartbeat puts every open socket back, and someone who closes afterwards still leaves."""
     monkeypatch.setattr(presence, "HEARTBEAT", 0.3)
     host, space = await start_space()
-    stays = await connect(space)
-    goes = await connect(space)
-    await stays.frame_of("listeners.count")
+    stays = await connect(space, listen=True)
+    goes = await connect(space, await make_user(username="goes"))
+    away = await connect(space, listen=True)
+    assert await wait_until(lambda: selectors.listener_count(space=space) == 3)
 
     def forget():
         presence.sync_client().delete(presence.space_key(space.pk), presence.spaces_key())
 
     await sync_to_async(forget)()
-    assert await wait_until(lambda: presence.connection_count(space.pk) == 2)
+    assert await wait_until(lambda: presence.connection_count(space.pk) == 3)
     await goes.close()
+    await away.close()
     left = await wait_until(lambda: Participant.objects.filter(space=space, left_at__isnull=False).count() == 1)
     assert left, "the listener who closed after the loss never left"
-    assert (await stays.frame_of("listeners.count", timeout=5))["data"]["count"] == 1
+    assert await wait_until(lambda: guests.count(space.pk) == 1), "the signed-out one who closed never left"
+    assert await wait_until(lambda: selectors.listener_count(space=space) == 1)
     await stays.close()
 
 
@@ -479,30 +498,28 @@ async def wait_until(condition, timeout: float = 5.0) -> bool:
     return False
 
 
-async def test_the_sweep_makes_leave_the_signed_out_listeners_redis_lost_and_no_one_else():
-    """Redis restarted empty and lost what kept a signed-out listener present (an API join's
-    lease, or a socket closed by a process that died meanwhile): once Redis has kept presence
-    long enough for every relay to have re-added its sockets, two sweeps in a row that find
-    nothing for them make them leave. A connected listener and a signed-in one stay."""
+async def test_a_listening_signed_out_listener_whom_redis_lost_is_put_back_by_their_socket():
+    """Redis restarted empty: signed-out listeners are not rows, so nothing is left behind to
+    reconcile; a socket whose page listens (it said ``listening``) puts its listener back when
+    its relay recovers, and one that only watches does not count."""
     host, space = await start_space()
-    connected = await connect(space)
-    join = sync_to_async(services.space_join)
-    lost = await join(space=space, visitor=Visitor.anonymous("anon-lost", "Listener 7001"))
-    signed_in = await join(space=space, visitor=Visitor.of(await make_user(username="via_api")))
-    from rooms.services.attendance import presence_reconcile
+    listening = await connect(space, listen=True)
+    watching = await connect(space)
+    assert await wait_until(lambda: guests.count(space.pk) == 1)
 
-    def sweep(at: float) -> list[int]:
-        return sorted(p.pk for p in presence_reconcile(now=at))
+    def forget():
+        client = presence.sync_client()
+        client.delete(*client.keys(f"{presence.space_key(space.pk)}*"), presence.spaces_key())
 
-    start = await sync_to_async(presence.tracked_since)()
-    assert await sync_to_async(sweep)(start + 1) == [], "too soon after Redis (re)started: nothing"
-    later = start + presence.CONNECTED_TTL
-    assert await sync_to_async(sweep)(later) == [], "missing once: noted, not yet gone"
-    assert await sync_to_async(sweep)(later + presence.HEARTBEAT) == [lost.pk]
-    present = await sync_to_async(lambda: set(Participant.objects.present().filter(space=space).values_list("pk", flat=True)))()
-    assert lost.pk not in present and signed_in.pk in present and len(present) == 3  # the host and two listeners
-    assert (await connected.frame_of("listeners.count", timeout=5))["data"]["count"] == 2
-    await connected.close()
+    await sync_to_async(forget)()
+    assert await sync_to_async(guests.count)(space.pk) == 0
+    await relay._registry()[space.pk].recover()
+    assert await wait_until(lambda: guests.count(space.pk) == 1)
+    assert await wait_until(lambda: presence.connection_count(space.pk) == 2)
+    assert (await listening.frame_of("snapshot"))["data"]["me"]["name"] == "Listener 4242"
+    assert (await watching.frame_of("snapshot"))["data"]["me"] is None
+    await listening.close()
+    await watching.close()
 
 
 @pytest.mark.django_db

@@ -58,7 +58,11 @@ class SpaceMixin:
         return selectors.space_get(code=self.kwargs["code"])
 
     def my_participant(self, space: Space):
-        participant = selectors.participant_for(space=space, visitor=visitor_for_request(self.request))
+        visitor = visitor_for_request(self.request)
+        participant = selectors.participant_for(space=space, visitor=visitor)
+        if participant is None or (participant.user_id is None and participant.is_present):
+            # A signed-out listener who listens is in Redis (a row of theirs is a removal's).
+            participant = selectors.guest_listening(space=space, visitor=visitor) or participant
         if participant is None:
             raise NotParticipant("You are not in this Space; join it first.")
         return participant

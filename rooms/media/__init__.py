@@ -31,9 +31,10 @@ class MediaError(Exception):
         self.code = code
 
 
-def listener_holder(participant_id: int) -> str:
-    """Whom a listener's media credentials name (so they can be found and ended)."""
-    return f"listener-{participant_id}"
+def listener_holder(participant_uid: str) -> str:
+    """Whom a listener's media credentials name (so they can be found and ended): their public
+    id, which a signed-out listener in Redis keeps when a removal makes them a row."""
+    return f"listener-{participant_uid}"
 
 
 def speaker_holder(media_id: int) -> str:
@@ -57,7 +58,7 @@ def browser_credentials(participant, *, room_id: int, pin: str, server: str, ws_
             "display": participant.uid,
             "muted": participant.muted,
         }
-    holder = listener_holder(participant.pk)
+    holder = listener_holder(participant.uid)
     return common | {
         "kind": "listener",
         "token": token("listener", holder),

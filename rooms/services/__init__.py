@@ -12,7 +12,15 @@ import them from here.
 """
 
 from .access import is_host_or_staff, require_host_or_staff
-from .attendance import presence_sweep, space_join, space_leave, space_presence_expire
+from .attendance import (
+    guest_arrive,
+    guest_leave,
+    guest_listen,
+    presence_sweep,
+    space_join,
+    space_leave,
+    space_presence_expire,
+)
 from .lifecycle import space_cancel, space_create, space_end, space_go_live, space_reschedule, space_update
 from .locks import lock_participant, lock_space
 from .media import (
@@ -75,6 +83,9 @@ __all__ = [
     "space_leave",
     "space_mark_missed",
     "space_presence_expire",
+    "guest_arrive",
+    "guest_leave",
+    "guest_listen",
     "space_replay_attach",
     "space_replay_encode",
     "space_replay_delete",

@@ -1,7 +1,5 @@
 """Who is in a live Space: joining, leaving, and presence that expires when sockets are gone."""
 
-import time
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -9,11 +7,11 @@ from redis.exceptions import RedisError
 
 from spaces.metrics import JOINS
 
-from .. import batches, events, presence, throttles
-from ..errors import InvalidInput, NotLive, Removed, Throttled
+from .. import batches, events, guests, presence, throttles
+from ..errors import InvalidInput, NotLive, Removed, Throttled, TooManySockets
 from ..identity import Visitor
 from ..models import Participant, Space
-from ..selectors import presence_counts
+from ..selectors import guest_wire, presence_counts
 from .locks import lock_participant, lock_space
 from .stage import not_live_detail, step_off_stage
 
@@ -35,16 +33,18 @@ def join_throttle(*, client: str) -> None:
 def space_join(
     *, space: Space, visitor: Visitor, quiet: bool = False, client: str = "", lease: bool = False
 ) -> Participant:
-    """Become present in a live Space: a signed-in visitor, or a signed-out listener known by
-    their session's listener id. Joining again while present changes nothing (but the quiet flag).
+    """Become present in a live Space: a signed-in visitor (a row; joining again while present
+    changes nothing but the quiet flag), or a signed-out listener known by their session's
+    listener id, who joins the audio without a database write (``guest_listen``).
 
     ``client``: the caller's address, for the per-client join throttle and for blocks of
     signed-out listeners (a blocked one's address stays out of the Space for signed-out joins).
     ``lease``: a join without a websocket (the API): a signed-out listener with no socket open is
     present for ``SPACES_API_PRESENCE_TTL``, renewed by joining again, then leaves.
 
-    Locks the Space. Refuses a blocked person (``Removed``). Publishes ``participant.joined``
-    (unless they listen quietly) and ``listeners.count``, or folds them into a big room's batch.
+    Locks the Space for a signed-in visitor. Refuses a blocked person (``Removed``). Publishes
+    ``participant.joined`` (unless they listen quietly) and ``listeners.count``, or folds them
+    into a big room's batch.
     """
     if not visitor.known:
         raise InvalidInput(
@@ -54,18 +54,17 @@ def space_join(
         raise InvalidInput("Sign in to listen quietly.", code="quiet_needs_account")
     if client:
         join_throttle(client=client)
+    if not visitor.signed_in:
+        # A signed-out listener lives in Redis, not in the database (rooms.guests).
+        guest = guests.Guest(uid=guests.guest_uid(space.pk, visitor.anon_id), name=visitor.name, anon_id=visitor.anon_id, address=client)
+        return guest_listen(space=space, guest=guest, lease=lease)
     with transaction.atomic():
         space = lock_space(space)
         if space.state != State.LIVE:
             raise NotLive(not_live_detail(space))
-        lookup = {"user": visitor.user} if visitor.signed_in else {"user": None, "anon_id": visitor.anon_id}
-        participant = Participant.objects.select_for_update().filter(space=space, **lookup).first()
+        participant = Participant.objects.select_for_update().filter(space=space, user=visitor.user).first()
         if participant and participant.blocked:
             raise Removed()
-        if not visitor.signed_in and client and _address_blocked(space, client):
-            raise Removed(BLOCKED_ADDRESS)
-        if lease and not visitor.signed_in:
-            _lease_on_commit(space, participant, lookup)
         if participant and participant.is_present:
             if participant.quiet != bool(quiet) and participant.role == Role.LISTENER:
                 participant.quiet = bool(quiet)
@@ -75,17 +74,10 @@ def space_join(
                 events.publish_on_commit(space, event(participant))
             return participant
         if participant is None:
-            participant = Participant(
-                space=space,
-                user=visitor.account,
-                anon_id="" if visitor.signed_in else visitor.anon_id,
-                display_name=visitor.name,
-            )
+            participant = Participant(space=space, user=visitor.account, display_name=visitor.name)
         participant.left_at = None
         participant.removed_at = None
         participant.quiet = bool(quiet) and participant.role == Role.LISTENER
-        if not visitor.signed_in and client:
-            participant.address = client
         participant.save()
         _announce_presence(space, participant, joined=True)
         if participant.role == Role.LISTENER:
@@ -95,43 +87,83 @@ def space_join(
     return participant
 
 
-BLOCKED_ADDRESS = (
-    "A signed-out listener from your address was blocked from this Space; sign in to join it."
-)
+# --- signed-out listeners: in Redis only (rooms.guests) ------------------------------------------
+
+BLOCKED_ADDRESS = "A signed-out listener from your address was blocked from this Space; sign in to join it."
+
+SOCKETS_FULL = "You have {n} connections to this Space open already; close one (another tab or device) and try again."
 
 
-def _address_blocked(space: Space, client: str) -> bool:
-    return Participant.objects.filter(space=space, user=None, blocked=True, address=client).exists()
+def guest_arrive(*, space: Space, guest: guests.Guest, connection_id: str) -> None:
+    """A signed-out listener's socket arrives: they watch the Space, and this socket keeps them
+    present (it is not listening: that is ``guest_listen``). One Redis round trip, no database.
+    Raises ``Removed`` (blocked), ``Throttled`` (joins of their address), ``TooManySockets``."""
+    outcome, wait = guests.arrive(space.pk, guest, connection_id, join_limit=throttles.joins_per_client())
+    if outcome == guests.BLOCKED:
+        raise Removed(BLOCKED_ADDRESS)
+    if outcome == guests.THROTTLED:
+        raise Throttled(
+            f"Too many joins from your address; at most {settings.SPACES_JOINS_PER_CLIENT} a minute.",
+            retry_after=throttles.retry_after(wait),
+        )
+    if outcome == guests.TOO_MANY_SOCKETS:
+        raise TooManySockets(SOCKETS_FULL.format(n=settings.SPACES_SOCKETS_PER_PERSON))
 
 
-def _lease_on_commit(space: Space, participant: Participant | None, lookup: dict) -> None:
-    """After commit, give a signed-out API join its expiring presence, unless a socket of theirs
-    already keeps them present (the share page's Listen button joins through the API too)."""
-    space_id, seconds = space.pk, settings.SPACES_API_PRESENCE_TTL.total_seconds()
+def guest_listen(*, space: Space, guest: guests.Guest, lease: bool = False) -> Participant:
+    """A signed-out listener joins the audio: counted, named in the next ``participant.batch``
+    (once a second, one seq for every join of that second), among the different listeners.
+    Without a socket open (``lease``, the API) they are present for ``SPACES_API_PRESENCE_TTL``.
+    Idempotent. Returns them in a participant's shape (an unsaved row). Raises ``NotLive``,
+    ``Removed``."""
+    if space.state != State.LIVE:
+        raise NotLive(not_live_detail(space))
+    ttl = settings.SPACES_API_PRESENCE_TTL.total_seconds() if lease else 0.0
+    try:
+        added, armed = guests.listen(space.pk, guest, batch=batches.batch_keys(space.pk), lease=ttl)
+    except guests.Blocked:
+        raise Removed(BLOCKED_ADDRESS)
+    if armed:
+        batches.arm(space.pk)
+    if added:
+        JOINS.inc()
+    participant = guest_wire(guest)
+    participant.space = space
+    return participant
 
-    def lease() -> None:
-        participant_id = participant.pk if participant else Participant.objects.get(space_id=space_id, **lookup).pk
-        if not presence.open_sockets(space_id, participant_id):
-            presence.lease(space_id, participant_id, seconds)
 
-    transaction.on_commit(lease)
+def guest_leave(*, space_id: int, uid: str) -> bool:
+    """A signed-out listener stops listening (left, or their last socket expired): announced in
+    the next batch. True if they were listening."""
+    removed, armed = guests.leave(space_id, uid, batch=batches.batch_keys(space_id))
+    if armed:
+        batches.arm(space_id)
+    return removed
 
 
 def space_listener_totals(space: Space) -> list[str]:
-    """Write the Space's different listeners, counted in Redis while it was live, onto the row
-    (locked by the caller, which ends the Space); returns the fields to save."""
+    """Write the Space's different listeners, counted in Redis while it was live, and its peak
+    (kept by each batch; the last second's here) onto the row (locked by the caller, which ends
+    the Space); returns the fields to save."""
     try:
         space.unique_listeners = max(space.unique_listeners, presence.unique_listeners(space.pk))
+        rows = Participant.objects.present().filter(space=space, role=Role.LISTENER).count()
+        space.peak_listeners = max(space.peak_listeners, rows + guests.count(space.pk))
     except (RedisError, OSError):
-        return []  # Redis is down: the Space still ends; the figure is left as it was
-    return ["unique_listeners"]
+        return []  # Redis is down: the Space still ends; the figures are left as they were
+    return ["unique_listeners", "peak_listeners"]
 
 
 def space_leave(*, space: Space, participant: Participant) -> Participant:
     """Leave a Space. A speaker gives their seat back; host and co-hosts keep their role.
 
-    Publishes ``participant.left`` and ``listeners.count``.
+    Publishes ``participant.left`` and ``listeners.count`` (a signed-out listener's leave goes
+    into the next batch).
     """
+    if participant.pk is None:
+        guest_leave(space_id=space.pk, uid=participant.uid)
+        participant.left_at = timezone.now()
+        return participant
     with transaction.atomic():
         space = lock_space(space)
         participant = lock_participant(participant)
@@ -173,10 +205,13 @@ def space_presence_expire(*, space_id: int) -> list[Participant]:
     a person reconnecting concurrently either is seen here, or rejoins after this commits.
     """
     gone = presence.expire(space_id)
-    if not gone:
+    for uid in filter(None, map(guests.uid_of_key, gone)):
+        guest_leave(space_id=space_id, uid=uid)
+    rows = {int(key) for key in gone if key.isdigit()}
+    if not rows:
         return []
     left = []
-    for participant in Participant.objects.filter(pk__in=gone, space_id=space_id, left_at__isnull=True):
+    for participant in Participant.objects.filter(pk__in=rows, space_id=space_id, left_at__isnull=True):
         with transaction.atomic():
             space = lock_space(participant.space_id)
             if participant.pk in presence.connected_participants(space_id):
@@ -185,37 +220,22 @@ def space_presence_expire(*, space_id: int) -> list[Participant]:
     return left
 
 
-def presence_reconcile(*, now: float | None = None) -> list[Participant]:
-    """Make leave the signed-out listeners whom the database counts present but Redis holds no
-    socket or lease for, in two sweeps running (``presence.missing_confirmed``): what a Redis that
-    restarted empty lost (an API join's lease, a socket closed by a process that died meanwhile).
-
-    Waits until Redis has kept presence for ``CONNECTED_TTL`` (every relay has re-added its
-    sockets by then). Signed-in people are left alone: one who joined through the API stays until
-    they leave. Each is checked again under the Space's lock, as in ``space_presence_expire``.
-    """
-    now = time.time() if now is None else now
-    if now - presence.tracked_since() < presence.CONNECTED_TTL:
-        return []
-    left = []
-    for space_id in Space.objects.filter(state=State.LIVE).values_list("pk", flat=True):
-        counted = set(Participant.objects.present().filter(space_id=space_id, user=None).values_list("pk", flat=True))
-        missing = counted - presence.connected_participants(space_id)
-        for participant_id in presence.missing_confirmed(space_id, missing, now=now, after=presence.HEARTBEAT):
-            with transaction.atomic():
-                space = lock_space(space_id)
-                if participant_id in presence.connected_participants(space_id):
-                    continue
-                participant = Participant.objects.get(pk=participant_id)
-                left.append(space_leave(space=space, participant=participant))
-    return left
+def guests_blocked_restore() -> None:
+    """Put the blocked signed-out listeners of live Spaces back into Redis (which keeps them out
+    without a database read), in case a Redis restart lost them."""
+    blocked = Participant.objects.filter(space__state=State.LIVE, user=None, blocked=True)
+    by_space: dict[int, list[tuple[str, str]]] = {}
+    for space_id, anon_id, address in blocked.values_list("space_id", "anon_id", "address"):
+        by_space.setdefault(space_id, []).append((anon_id, address or ""))
+    for space_id, people in by_space.items():
+        guests.blocked_restore(space_id, people)
 
 
 def presence_sweep() -> int:
-    """Expire presence in every Space with connections, reconcile the database's presence with
-    Redis's, and flush the join/leave batches of big rooms whose flushing process died; returns
-    how many people left."""
+    """Expire presence in every Space with connections, put blocked signed-out listeners back
+    into Redis, and flush the join/leave batches whose flushing process died; returns how many
+    people (with a row) left."""
     left = sum(len(space_presence_expire(space_id=space_id)) for space_id in presence.spaces_with_connections())
-    left += len(presence_reconcile())
+    guests_blocked_restore()
     batches.flush_stale_batches()
     return left

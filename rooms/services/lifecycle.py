@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from .. import events, presence, signals
+from .. import events, guests, presence, signals
 from ..errors import InvalidTransition, NotLive, OneLiveSpace, OneScheduledSpace
 from ..models import Participant, Space
 from . import media
@@ -213,7 +213,7 @@ def space_end(*, space: Space | int, actor=None, reason: str = "host", limit=Non
         space.participants.present().update(left_at=now, hand_raised_at=None)
         events.publish_on_commit(space, events.space_ended(space, reason=reason))
         space_id = space.pk
-        transaction.on_commit(lambda: presence.forget_space(space_id))
+        transaction.on_commit(lambda: (presence.forget_space(space_id), guests.forget_space(space_id)))
         media.room_close_on_commit(space)
         signals.space_ended.send(sender=Space, space=space, reason=reason, limit=limit)
     return space

@@ -111,7 +111,7 @@ def listener_revoke_on_commit(space: Space, participant: Participant) -> None:
     space.media_pin = secrets.token_hex(16)
     space.save(update_fields=["media_pin"])
     _queue_on_commit("media_listeners_repin_task", space.pk)
-    _queue_on_commit("media_sessions_revoke_task", [media.listener_holder(participant.pk)])
+    _queue_on_commit("media_sessions_revoke_task", [media.listener_holder(participant.uid)])
 
 
 def speaker_mute_on_commit(space: Space, participant: Participant) -> None:

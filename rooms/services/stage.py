@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import events, permissions
+from .. import events, guests, permissions
 from ..errors import CohostLimit, Conflict, InvalidInput, NotLive, NotPermitted, SpeakerLimit
 from ..models import Participant, Space
 from ..permissions import Seat
@@ -192,6 +192,10 @@ def participant_remove(*, space: Space, actor, participant: Participant, block: 
         participant.left_at = participant.left_at or now
         participant.blocked = block
         participant.save(update_fields=[*changed, "removed_at", "left_at", "blocked"])
+        if participant.user_id is None:
+            # A signed-out listener stops being counted in Redis (before the count below), and a
+            # blocked one stays out, by listener id and address, without a database read.
+            guests.removed(space.pk, participant.uid, participant.anon_id, participant.address or "", blocked=block)
         events.publish_on_commit(
             space, events.participant_removed(participant, blocked=block, count=listener_count(space=space))
         )

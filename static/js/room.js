@@ -118,6 +118,7 @@ const socket = new SpaceSocket(root.dataset.code, {
   onFrame,
   onStatus: (status, closeCode) => {
     $("offline").hidden = status === "open" || closeCode === 4003 || closeCode === 4004;
+    if (status === "open" && page.listening) socket.send({ type: "listening" }); // counted again after a reconnect
   },
 });
 
@@ -133,6 +134,7 @@ async function listen() {
     const joined = await api("POST", "join/", { quiet: Boolean($("quiet")?.checked) });
     state = withMe(state, joined.participant);
     page.listening = true;
+    socket.send({ type: "listening" }); // a signed-out listener's socket vouches for them
     remember(true);
     await startMedia(joined.media);
   } finally {

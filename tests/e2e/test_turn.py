@@ -33,8 +33,9 @@ import requests
 from rest_framework.authtoken.models import Token
 
 from rooms.media import janus as media
+from rooms import guests
 from rooms.media import listener_holder
-from rooms.models import Participant, Space
+from rooms.models import Space
 from tests.conftest import require
 from tests.factories import UserFactory
 from tests.processes import ROOT, Process, free_port, wait_for
@@ -199,7 +200,8 @@ def test_a_listener_who_can_reach_only_turn_hears_the_speaker_through_coturn(sta
     assert heard, f"the fenced listener never heard the speaker\n{coturn.log.read_text()[-3000:]}"
 
     # coturn made a relay for this listener, under the holder the app signed.
-    holder = listener_holder(Participant.objects.get(space=space, user=None).pk)
+    [guest] = guests.newest(space.pk, 1)  # the signed-out listener (in Redis, not a row)
+    holder = listener_holder(guest.uid)
     allocated = re.compile(rf"user <(\d+):{holder}>: incoming packet ALLOCATE processed, success")
     stamps = [int(m.group(1)) for m in allocated.finditer(coturn.log.read_text())]
     assert stamps, coturn.log.read_text()[-3000:]
@@ -218,9 +220,9 @@ def test_with_credentials_coturn_refuses_the_fenced_listener_hears_nothing(stack
     space = start_speaking(stack, browser, "turnhost2")
 
     listener = press_listen(fenced_browser, stack, space)
-    holder_seen = wait_for(lambda: Participant.objects.filter(space=space, user=None).first(), timeout=10)
+    holder_seen = wait_for(lambda: guests.newest(space.pk, 1), timeout=10)
     assert holder_seen
-    holder = listener_holder(holder_seen.pk)
+    holder = listener_holder(holder_seen[0].uid)
     # The page reaches Janus (signalling is not media) and gets the mix's track, but no path for it.
     listener.wait_for_function("document.getElementById('media-status').textContent === 'Listening.'", timeout=20000)
     deadline = time.monotonic() + 15

@@ -181,8 +181,8 @@ class Listener:
 
     It records what a test needs to judge: every gap it saw and whether a snapshot covered it."""
 
-    def __init__(self, url: str, cookie: str | None, name: str):
-        self.url, self.cookie, self.name = url, cookie, name
+    def __init__(self, url: str, cookie: str | None, name: str, listening: bool = False):
+        self.url, self.cookie, self.name, self.listening = url, cookie, name, listening
         self.seq: int | None = None
         self.muted: dict[str, bool] = {}
         self.count: int | None = None
@@ -209,6 +209,9 @@ class Listener:
             try:
                 async with websockets.connect(self.url, origin="http://127.0.0.1", additional_headers=headers) as ws:
                     self.ws, delay = ws, 0.2
+                    if self.listening:
+                        # As a page playing the audio does on every (re)connect: count me in.
+                        await ws.send('{"type": "listening"}')
                     watchdog = asyncio.create_task(self.watch())
                     try:
                         async for text in ws:

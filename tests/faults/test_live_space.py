@@ -60,7 +60,9 @@ class Room:
     def __init__(self, stack: Stack):
         self.stack = stack
         self.guest = stack.world["guest"]
-        self.clients = [Listener(stack.ws_url(n), cookie, f"listener {n}") for n, cookie in enumerate(stack.world["listeners"])]
+        self.clients = [
+            Listener(stack.ws_url(n), cookie, f"listener {n}", listening=True) for n, cookie in enumerate(stack.world["listeners"])
+        ]
         self.clients.append(Listener(stack.ws_url(1), stack.world["guest_session"], "guest"))
         for client in self.clients:
             client.start()

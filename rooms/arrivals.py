@@ -1,0 +1,80 @@
+"""What a websocket arrival reads, cached in each web process, so that a crowd of signed-out
+listeners arriving at once costs the database nothing.
+
+- The Space by its share code, for ``SPACE_TTL`` seconds: a socket takes its own copy, and what
+  changes about a Space while it is cached (its state) comes to every socket in frames and in
+  the snapshot.
+- The snapshot as someone watching sees it (no ``me``), per Space, at its ``seq``. A socket added
+  to the Space's relay gets every frame with a higher seq than the snapshot it is sent, so a
+  cached snapshot is good as long as no frame with a higher seq has gone by the relay
+  (``SpaceRelay.last_seq``). Signed-out joins are announced once a second (``rooms.batches``),
+  so in a crowd the snapshot is read again about once a second, not once per arrival.
+- A signed-out listener's own part (``me``) comes from Redis (``rooms.guests``).
+"""
+
+import copy
+import threading
+import time
+
+from . import guests, selectors, snapshot
+from .models import Space
+from .wire import participant_wire
+
+SPACE_TTL = 5.0
+MAX_CACHED = 1000  # Spaces; the oldest go first
+
+_lock = threading.Lock()
+_spaces: dict[str, tuple[float, Space]] = {}
+_snapshots: dict[int, tuple[int, dict]] = {}
+
+
+def space_by_code(code: str) -> Space:
+    """The Space of a share code (a copy of this process's cached one); raises ``NotFound``."""
+    now = time.monotonic()
+    with _lock:
+        hit = _spaces.get(code)
+    if hit is None or now - hit[0] > SPACE_TTL:
+        space = selectors.space_get(code=code)
+        with _lock:
+            if len(_spaces) >= MAX_CACHED:
+                _spaces.pop(next(iter(_spaces)))
+            _spaces[code] = (now, space)
+        hit = (now, space)
+    return copy.copy(hit[1])
+
+
+def watcher_snapshot(space_id: int, *, newest_seq: int) -> dict:
+    """The snapshot of someone watching (``me`` is None), read again only when a frame with a
+    higher seq than the cached one has gone by this process's relay of the Space."""
+    with _lock:
+        hit = _snapshots.get(space_id)
+    if hit is not None and hit[0] >= newest_seq:
+        return hit[1]
+    fresh = snapshot.space_snapshot(space_id=space_id, viewer=None)
+    with _lock:
+        if len(_snapshots) >= MAX_CACHED:
+            _snapshots.pop(next(iter(_snapshots)))
+        current = _snapshots.get(space_id)
+        if current is None or current[0] <= fresh["seq"]:
+            _snapshots[space_id] = (fresh["seq"], fresh)
+    return fresh
+
+
+def guest_snapshot(space_id: int, guest: guests.Guest, *, newest_seq: int) -> tuple[dict, bool]:
+    """The snapshot for a signed-out listener: the watcher's, with ``me`` if they listen now.
+    Returns it and whether they listen."""
+    shared = watcher_snapshot(space_id, newest_seq=newest_seq)
+    if shared["data"]["space"]["state"] != Space.State.LIVE:
+        return shared, False
+    found = guests.get(space_id, guest.uid)
+    if found is None:
+        return shared, False
+    me = participant_wire(selectors.guest_wire(found)) | {"quiet": False, "can": [snapshot.LEAVE]}
+    return {**shared, "data": {**shared["data"], "me": me}}, True
+
+
+def forget() -> None:
+    """Empty the caches (for tests that change rows behind the app's back)."""
+    with _lock:
+        _spaces.clear()
+        _snapshots.clear()
