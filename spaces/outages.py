@@ -1,4 +1,5 @@
-"""What people are told while the database does not answer (docs/OPERATIONS.md, "Database outages").
+"""What people are told while the database (or Redis) does not answer (docs/OPERATIONS.md,
+"Database outages"; docs/RELIABILITY.md).
 
 - the API (every ``/api/`` path): 503 ``{"detail": ..., "code": "database_unavailable"}`` with
   ``Retry-After`` (DRF views through ``rooms.api.errors.exception_handler``, anything else through
@@ -16,6 +17,7 @@ connection before its next query.
 import json
 import logging
 
+import redis
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import get_template
@@ -27,6 +29,12 @@ CODE = "database_unavailable"
 DETAIL = "The database is not answering; try again in a moment."
 BODY = {"detail": DETAIL, "code": CODE}
 RETRY_AFTER = 5
+# Redis (presence, counts of signed-out listeners, throttles) does not answer: the same 503,
+# with its own code (docs/RELIABILITY.md).
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+REDIS_CODE = "realtime_unavailable"
+REDIS_DETAIL = "Live updates are not available right now; try again in a moment."
+REDIS_BODY = {"detail": REDIS_DETAIL, "code": REDIS_CODE}
 # Websocket close code: 1013 ("Try Again Later") is the standard one, but a server may only send
 # 1000 or 3000-4999 (autobahn, under daphne, refuses others); 4503 follows the consumer's 4003,
 # 4004 (HTTP's status + 4000). Browsers reconnect after it (static/js/socket.js).
@@ -41,12 +49,12 @@ def note(where: str, error: Exception) -> None:
     logger.warning("Database unavailable (%s): %s", where, str(error).strip().splitlines()[0] if str(error) else type(error).__name__)
 
 
-def api_response() -> JsonResponse:
-    return JsonResponse(BODY, status=503, headers={"Retry-After": str(RETRY_AFTER)})
+def api_response(body: dict = BODY) -> JsonResponse:
+    return JsonResponse(body, status=503, headers={"Retry-After": str(RETRY_AFTER)})
 
 
-def page_response() -> HttpResponse:
-    html = get_template("503.html").render({"detail": DETAIL, "retry_after": RETRY_AFTER})
+def page_response(detail: str = DETAIL) -> HttpResponse:
+    html = get_template("503.html").render({"detail": detail, "retry_after": RETRY_AFTER})
     return HttpResponse(html, status=503, headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"})
 
 
@@ -61,6 +69,9 @@ class DatabaseOutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, REDIS_ERRORS):
+            logger.warning("Redis unavailable (%s): %s", request.path, exception)
+            return api_response(REDIS_BODY) if is_api(request.path) else page_response(REDIS_DETAIL)
         if not isinstance(exception, DATABASE_ERRORS):
             return None
         note(request.path, exception)

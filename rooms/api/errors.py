@@ -28,6 +28,11 @@ def exception_handler(exc, context):
         outages.note(request.path if request is not None else "api", exc)
         return Response(dict(outages.BODY), status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(outages.RETRY_AFTER)})
+    if isinstance(exc, outages.REDIS_ERRORS):
+        # Redis does not answer (counts of signed-out listeners, presence, throttles live there).
+        outages.logger.warning("Redis unavailable (%s): %s", request.path if request is not None else "api", exc)
+        return Response(dict(outages.REDIS_BODY), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(outages.RETRY_AFTER)})
     if isinstance(exc, SpaceError):
         anonymous = request is not None and not request.user.is_authenticated
         if isinstance(exc, NotPermitted) and anonymous:
