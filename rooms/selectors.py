@@ -136,11 +136,12 @@ def guest_for(*, space: Space, visitor: Visitor, client: str = "") -> guests.Gue
 
 
 def presence_counts(*, space: Space) -> tuple[int, int]:
-    """``(present, listeners)`` in one pass over the Space's present participants."""
+    """``(present, listeners)``: the Space's present rows in one pass, and its signed-out listeners."""
     counts = participants_present(space=space).aggregate(
         present=Count("pk"), listeners=Count("pk", filter=Q(role=Role.LISTENER))
     )
-    return counts["present"], counts["listeners"]
+    signed_out = guests.count(space.pk) if space.state == Space.State.LIVE else 0
+    return counts["present"] + signed_out, counts["listeners"] + signed_out
 
 
 def hands_raised(*, space: Space) -> QuerySet[Participant]:

@@ -93,6 +93,18 @@ def test_concurrent_joins_count_each_signed_out_listener_once(live_space):
     assert guests.count(live_space.pk) == 0  # nothing left behind in Redis
 
 
+def test_counts_published_for_signed_in_people_include_the_signed_out_listeners(live_space):
+    from rooms import publisher
+
+    from .factories import UserFactory
+
+    for n in range(3):
+        services.space_join(space=live_space, visitor=Visitor.anonymous(f"quietly-{n}", f"Listener {n}"))
+    with publisher.capture() as frames:
+        services.space_join(space=live_space, visitor=Visitor.of(UserFactory(username="late_fan")))
+    assert [f["data"]["count"] for f in frames if f["type"] == "listeners.count"] == [4]
+
+
 def test_removing_a_signed_out_listener_makes_them_a_row_under_the_same_id(live_space):
     listening = services.space_join(space=live_space, visitor=Visitor.anonymous("to-remove", "Listener 13"), client="192.0.2.9")
     stays = services.space_join(space=live_space, visitor=Visitor.anonymous("stays", "Listener 14"))

@@ -153,7 +153,9 @@ def test_a_whole_show(stack, browser):
     fan_tile.locator("summary").click()
     # Someone joins while the host's menu is open: the room re-renders and the menu stays open.
     lines = host.locator("#feed li").count()
-    browser.new_context(**context).new_page().goto(f"{stack.base}/s/{space.code}/")
+    newcomer = browser.new_context(**context).new_page()
+    newcomer.goto(f"{stack.base}/s/{space.code}/")
+    newcomer.click("#listen")  # opening the page is watching; listening is joining
     host.wait_for_function(f"document.querySelectorAll('#feed li').length > {lines}", timeout=10000)
     fan_tile.locator("button:has-text('Mute')").click(timeout=3000)
     assert host.locator("#stage details[open]").count() == 0, "the menu closes once an action is chosen"
