@@ -23,3 +23,7 @@ space_cancelled = Signal()
 # SPACES_HOST_GRACE) or "host_never_came" (started by the schedule, host absent for
 # SPACES_HOST_NEVER_CAME); ``limit``: the timedelta that ran out, for the last two.
 space_ended = Signal()
+
+# A Space's replay is gone: it expired (SPACES_REPLAY_DAYS) or its host deleted it. ``space``;
+# ``reason``: "expired" or "deleted". What was cut from the recording (clips) goes with it.
+replay_removed = Signal()

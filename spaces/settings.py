@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "rooms",
     "scheduling",
     "accounts",
+    "clips",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -276,6 +278,10 @@ SPACES_MEDIA_RECONCILE_INTERVAL = float(os.environ.get("SPACES_MEDIA_RECONCILE_I
 # Beat sends a heartbeat this often; a worker or beat not seen for SPACES_HEARTBEAT_STALE is down.
 SPACES_HEARTBEAT_INTERVAL = float(os.environ.get("SPACES_HEARTBEAT_INTERVAL", "15"))
 SPACES_HEARTBEAT_STALE = float(os.environ.get("SPACES_HEARTBEAT_STALE", "60"))
+# Host analytics take each live Space's listener count this often (seconds).
+SPACES_ANALYTICS_SAMPLE_INTERVAL = float(os.environ.get("SPACES_ANALYTICS_SAMPLE_INTERVAL", "10"))
+# Clips one person may make in one Space per minute.
+SPACES_CLIPS_PER_MINUTE = int(os.environ.get("SPACES_CLIPS_PER_MINUTE", "3"))
 CELERY_BEAT_SCHEDULE = {
     "start-due-spaces": {"task": "rooms.tasks.sweep_due_spaces_task", "schedule": SPACES_SWEEP_INTERVAL},
     "end-abandoned-spaces": {"task": "rooms.tasks.end_abandoned_spaces_task", "schedule": 60.0},
@@ -296,6 +302,14 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SPACES_MEDIA_RECONCILE_INTERVAL},
     },
     "expire-replays": {"task": "rooms.tasks.replays_expire_task", "schedule": 3600.0},
+    # Clips go with their replay (rooms.signals.replay_removed); this catches the rest.
+    "expire-clips": {"task": "clips.tasks.clips_expire_task", "schedule": 3600.0},
+    # Host analytics: every live Space's listener count (analytics.services.listeners_sample).
+    "sample-listeners": {
+        "task": "analytics.tasks.listeners_sample_task",
+        "schedule": SPACES_ANALYTICS_SAMPLE_INTERVAL,
+        "options": {"expires": SPACES_ANALYTICS_SAMPLE_INTERVAL},
+    },
     # Django keeps expired sessions (every signed-out listener has one) until this clears them.
     "clear-sessions": {"task": "rooms.tasks.sessions_clear_task", "schedule": 3600.0},
     # /healthz and /metrics read when beat last sent this and when a worker last ran it.

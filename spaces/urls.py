@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.conf import settings
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from analytics import urls as analytics_urls
+from clips import urls as clips_urls
 from rooms.janus_events import janus_events
 from rooms.views import media_file
 from scheduling import pages as scheduling_pages
@@ -19,12 +21,16 @@ urlpatterns = [
     path("api/push/subscriptions/remove/", PushUnsubscribeView.as_view(), name="api-push-unsubscribe"),
     path("api/notifications/", include("scheduling.urls")),
     path("api/spaces/<str:code>/reminder/", ReminderView.as_view(), name="api-space-reminder"),
+    path("api/", include(clips_urls.api_urlpatterns)),
+    path("api/", include(analytics_urls.api_urlpatterns)),
     path("api/", include("rooms.api.urls")),
     path("media/janus-events/", janus_events, name="janus-events"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("dashboard/notifications/read/", scheduling_pages.notifications_read, name="notifications-read"),
     path("accounts/", include("accounts.urls")),
+    path("", include(clips_urls.urlpatterns)),
+    path("", include(analytics_urls.urlpatterns)),
     path("", include("rooms.urls")),
 ]
 

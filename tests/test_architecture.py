@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("spaces", "rooms", "scheduling")
+PACKAGES = ("spaces", "rooms", "scheduling", "clips", "analytics")
 
 
 def module_name(path: Path) -> str:
@@ -108,3 +108,9 @@ def test_service_modules_stay_under_400_lines(package):
 def test_browser_modules_stay_under_300_lines():
     sizes = {p.name: len(p.read_text().splitlines()) for p in (ROOT / "static" / "js").glob("*.js")}
     assert {name: size for name, size in sizes.items() if size > 300} == {}
+
+
+def test_rooms_never_imports_clips_or_analytics(graph):
+    """clips and analytics follow rooms through its signals and selectors, never the reverse."""
+    offenders = {n: sorted(t for t in targets if t.startswith(("clips", "analytics"))) for n, targets in graph.items()}
+    assert {n: t for n, t in offenders.items() if n.startswith("rooms") and t} == {}

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from spaces.celery import queue
 
-from .. import events
+from .. import events, signals
 from ..errors import Conflict
 from ..models import Space
 from .access import require_host_or_staff
@@ -99,6 +99,7 @@ def space_replay_delete(*, space: Space, actor) -> Space:
         space.save(update_fields=["replay", "replay_expires_at", "updated_at"])
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
         events.publish_on_commit(space, events.space_updated(space))
+        signals.replay_removed.send(sender=Space, space=space, reason="deleted")
     return space
 
 
@@ -108,5 +109,9 @@ def replays_expire(*, now=None) -> int:
     count = 0
     for space in expired:
         (Path(settings.MEDIA_ROOT) / space.replay).unlink(missing_ok=True)
-        count += Space.objects.filter(pk=space.pk).exclude(replay="").update(replay="", replay_expires_at=None)
+        with transaction.atomic():
+            removed = Space.objects.filter(pk=space.pk).exclude(replay="").update(replay="", replay_expires_at=None)
+            if removed:
+                signals.replay_removed.send(sender=Space, space=space, reason="expired")
+        count += removed
     return count
