@@ -13,8 +13,11 @@ listeners arriving at once costs the database nothing.
 """
 
 import copy
+import json
 import threading
 import time
+
+from django.core.serializers.json import DjangoJSONEncoder
 
 from . import guests, selectors, snapshot
 from .models import Space
@@ -26,6 +29,7 @@ MAX_CACHED = 1000  # Spaces; the oldest go first
 _lock = threading.Lock()
 _spaces: dict[str, tuple[float, Space]] = {}
 _snapshots: dict[int, tuple[int, dict]] = {}
+_texts: dict[int, tuple[dict, str]] = {}
 
 
 def space_by_code(code: str) -> Space:
@@ -60,6 +64,24 @@ def watcher_snapshot(space_id: int, *, newest_seq: int) -> dict:
     return fresh
 
 
+def text_of(frame: dict) -> str:
+    """The JSON of a snapshot: a cached watcher's snapshot is serialised once for every socket
+    it is sent to (a crowd's arrivals share it)."""
+    with _lock:
+        cached = _texts.get(id(frame))
+    if cached is not None and cached[0] is frame:
+        return cached[1]
+    text = json.dumps(frame, cls=DjangoJSONEncoder)
+    with _lock:
+        if any(hit[1] is frame for hit in _snapshots.values()):
+            _texts[id(frame)] = (frame, text)
+            # Only the current snapshots' texts are kept.
+            live = {id(hit[1]) for hit in _snapshots.values()}
+            for key in [k for k in _texts if k not in live]:
+                del _texts[key]
+    return text
+
+
 def guest_snapshot(space_id: int, guest: guests.Guest, *, newest_seq: int) -> tuple[dict, bool]:
     """The snapshot for a signed-out listener: the watcher's, with ``me`` if they listen now.
     Returns it and whether they listen."""
@@ -78,3 +100,4 @@ def forget() -> None:
     with _lock:
         _spaces.clear()
         _snapshots.clear()
+        _texts.clear()

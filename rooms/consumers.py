@@ -18,9 +18,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 
-from spaces import outages
+from spaces import backpressure, outages
 from spaces.logs import use_space
 
 from . import arrivals, guests, limits, presence, relay, selectors, services, snapshot, throttles
@@ -217,7 +216,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             data = snapshot["data"]
             self.space.state = data["space"]["state"]
             self.is_staff = bool(data["me"]) and data["me"]["role"] in Participant.STAFF_ROLES
-            await self.send(text_data=json.dumps(snapshot, cls=DjangoJSONEncoder))
+            await self.send(text_data=arrivals.text_of(snapshot))
             held, self.held = self.held, None
             for frame, text, audience in held:
                 fresh = frame["seq"] > snapshot["seq"] or frame.get("private") or frame.get("ephemeral")
@@ -250,7 +249,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return
         if audience == STAFF and not self.is_staff:
             return
-        await self.send(text_data=text)
+        if not backpressure.write(self.scope, text):
+            await self.send(text_data=text)
         kind = frame["type"]
         if kind.startswith("space."):
             self.space.state = frame["data"]["state"]

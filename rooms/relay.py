@@ -28,6 +28,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from spaces.backpressure import Broadcast
+
 from . import presence, services
 from .models import Space
 from .publisher import EVERYONE, REDIS_ERRORS, space_group
@@ -123,7 +125,8 @@ class SpaceRelay:
         logger.info("Relay of Space %s recovered; resyncing %d sockets", self.space_id, len(self.sockets))
 
     async def deliver(self, message: dict) -> None:
-        frame, text, audience = message["frame"], message["text"], message.get("audience", EVERYONE)
+        frame, audience = message["frame"], message.get("audience", EVERYONE)
+        text = Broadcast(message["text"])  # framed once for all the sockets written directly
         self.last_frame_at = time.monotonic()
         seq = frame.get("seq")
         if isinstance(seq, int) and (seq > self.last_seq or self.last_seq == math.inf):
