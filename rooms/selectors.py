@@ -36,6 +36,15 @@ def space_list(*, state: str | None = None) -> QuerySet[Space]:
     return spaces.order_by("-created_at", "-pk")
 
 
+def live_counted(spaces) -> list[Space]:
+    """Live Spaces of ``space_list`` with their signed-out listeners added to the annotated
+    count (those are in Redis), busiest first."""
+    spaces = list(spaces)
+    for space in spaces:
+        space.listener_count += signed_out_count(space=space)
+    return sorted(spaces, key=lambda s: -s.listener_count)
+
+
 def space_get(*, code: str) -> Space:
     try:
         if not PUBLIC_ID.fullmatch(code):
@@ -99,8 +108,12 @@ def stage(*, space: Space) -> QuerySet[Participant]:
 def listener_count(*, space: Space) -> int:
     """Present listeners with a row (signed in, or signed out and acted on) and the signed-out
     listeners in Redis (``rooms.guests``) who joined the audio."""
-    rows = participants_present(space=space).filter(role=Role.LISTENER).count()
-    return rows + (guests.count(space.pk) if space.state == Space.State.LIVE else 0)
+    return participants_present(space=space).filter(role=Role.LISTENER).count() + signed_out_count(space=space)
+
+
+def signed_out_count(*, space: Space) -> int:
+    """The signed-out listeners of a live Space (in Redis, ``rooms.guests``)."""
+    return guests.count(space.pk) if space.state == Space.State.LIVE else 0
 
 
 def guest_wire(guest: guests.Guest) -> Participant:
@@ -140,7 +153,7 @@ def presence_counts(*, space: Space) -> tuple[int, int]:
     counts = participants_present(space=space).aggregate(
         present=Count("pk"), listeners=Count("pk", filter=Q(role=Role.LISTENER))
     )
-    signed_out = guests.count(space.pk) if space.state == Space.State.LIVE else 0
+    signed_out = signed_out_count(space=space)
     return counts["present"] + signed_out, counts["listeners"] + signed_out
 
 

@@ -33,7 +33,7 @@ def home(request):
         request,
         "rooms/home.html",
         {
-            "live": selectors.space_list(state=Space.State.LIVE)[:30],
+            "live": selectors.live_counted(selectors.space_list(state=Space.State.LIVE)[:100])[:30],
             "upcoming": selectors.space_list(state=Space.State.SCHEDULED)[:30],
         },
     )
@@ -65,7 +65,7 @@ def dashboard(request):
         {
             "start_form": start_form,
             "schedule_form": schedule_form,
-            "live": mine.filter(state=Space.State.LIVE),
+            "live": selectors.live_counted(mine.filter(state=Space.State.LIVE)),
             "scheduled": mine.filter(state=Space.State.SCHEDULED).order_by("scheduled_for"),
             "past": mine.exclude(state__in=[Space.State.LIVE, Space.State.SCHEDULED]).order_by("-created_at")[:30],
             "reschedule_form": RescheduleForm(prefix="reschedule"),

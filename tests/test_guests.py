@@ -105,6 +105,16 @@ def test_counts_published_for_signed_in_people_include_the_signed_out_listeners(
     assert [f["data"]["count"] for f in frames if f["type"] == "listeners.count"] == [4]
 
 
+def test_lists_of_live_spaces_count_the_signed_out_listeners(live_space, client):
+    from rest_framework.test import APIClient
+
+    for n in range(2):
+        services.space_join(space=live_space, visitor=Visitor.anonymous(f"listed-{n}", f"Listener {n}"))
+    [listed] = APIClient().get("/api/spaces/?state=live").json()["results"]
+    assert listed["listener_count"] == 2
+    assert "2 listening" in client.get("/").content.decode()
+
+
 def test_removing_a_signed_out_listener_makes_them_a_row_under_the_same_id(live_space):
     listening = services.space_join(space=live_space, visitor=Visitor.anonymous("to-remove", "Listener 13"), client="192.0.2.9")
     stays = services.space_join(space=live_space, visitor=Visitor.anonymous("stays", "Listener 14"))
