@@ -32,6 +32,13 @@ _snapshots: dict[int, tuple[int, dict]] = {}
 _texts: dict[int, tuple[dict, str]] = {}
 
 
+def cached_space(code: str) -> Space | None:
+    """A copy of this process's cached Space of a share code, if it is fresh; else None."""
+    with _lock:
+        hit = _spaces.get(code)
+    return copy.copy(hit[1]) if hit is not None and time.monotonic() - hit[0] <= SPACE_TTL else None
+
+
 def space_by_code(code: str) -> Space:
     """The Space of a share code (a copy of this process's cached one); raises ``NotFound``."""
     now = time.monotonic()
@@ -86,10 +93,20 @@ def guest_snapshot(space_id: int, guest: guests.Guest, *, newest_seq: int) -> tu
     """The snapshot for a signed-out listener: the watcher's, with ``me`` if they listen now.
     Returns it and whether they listen."""
     shared = watcher_snapshot(space_id, newest_seq=newest_seq)
-    if shared["data"]["space"]["state"] != Space.State.LIVE:
-        return shared, False
-    found = guests.get(space_id, guest.uid)
-    if found is None:
+    live = shared["data"]["space"]["state"] == Space.State.LIVE
+    return with_me(shared, guests.get(space_id, guest.uid) if live else None)
+
+
+def cached_watcher_snapshot(space_id: int, *, newest_seq: int) -> dict | None:
+    """The cached watcher's snapshot if it is current (see ``watcher_snapshot``), else None."""
+    with _lock:
+        hit = _snapshots.get(space_id)
+    return hit[1] if hit is not None and hit[0] >= newest_seq else None
+
+
+def with_me(shared: dict, found: guests.Guest | None) -> tuple[dict, bool]:
+    """A watcher's snapshot made a listening guest's (``found``; None: they do not listen)."""
+    if found is None or shared["data"]["space"]["state"] != Space.State.LIVE:
         return shared, False
     me = participant_wire(selectors.guest_wire(found)) | {"quiet": False, "can": [snapshot.LEAVE]}
     return {**shared, "data": {**shared["data"], "me": me}}, True

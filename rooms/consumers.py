@@ -23,6 +23,7 @@ from spaces import backpressure, outages
 from spaces.logs import use_space
 
 from . import arrivals, guests, limits, presence, relay, selectors, services, snapshot, throttles
+from .services import attendance
 from .errors import InvalidInput, NotFound, NotLive, Removed, SpaceError, Throttled, TooManySockets
 from .identity import Visitor, client_of_scope, visitor_for_scope
 from .publisher import REDIS_ERRORS, STAFF
@@ -82,7 +83,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         # Accept first: a browser sees the close codes below only on an open socket.
         await self.accept()
         try:
-            self.space = await database_sync_to_async(arrivals.space_by_code)(self.scope["url_route"]["kwargs"]["code"])
+            code = self.scope["url_route"]["kwargs"]["code"]
+            self.space = arrivals.cached_space(code) or await database_sync_to_async(arrivals.space_by_code)(code)
         except NotFound as error:
             await self.send_error(error.code, error.detail)
             await self.close(code=CLOSE_NOT_FOUND)
@@ -188,13 +190,44 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             self.guest_present = True
         return data
 
+    async def _guest_snapshot_in_loop(self, arrive: bool, relisten: bool) -> dict | None:
+        """``_guest_snapshot`` without leaving the event loop, for a signed-out listener known by
+        a ticket (no session to load) when this process has the Space's current snapshot: a
+        crowd's arrivals then cost two Redis round trips each and no thread hop. None when that
+        does not apply (the caller takes the thread path)."""
+        if self.guest is None:
+            session, user = self.scope.get("session"), self.scope.get("user")
+            if not arrive or self.participant is not None or (session is not None and session.session_key):
+                return None
+            if user is not None and user.is_authenticated:
+                return None
+            visitor = visitor_for_scope(self.scope)  # the ticket alone: no database
+            if not visitor.known:
+                return None
+            self.guest = selectors.guest_for(space=self.space, visitor=visitor, client=self.client)
+        newest = self.space_relay.last_seq if self.space_relay is not None else math.inf
+        shared = arrivals.cached_watcher_snapshot(self.space.pk, newest_seq=newest)
+        if shared is None:
+            return None
+        live = shared["data"]["space"]["state"] == Space.State.LIVE
+        if relisten and self.guest_listening and live:
+            await attendance.aguest_listen(space=self.space, guest=self.guest)  # Redis lost it: back in
+        data, self.guest_listening = arrivals.with_me(shared, await guests.aget(self.space.pk, self.guest.uid) if live else None)
+        if arrive and live and not self.guest_present:
+            self.space.state = Space.State.LIVE
+            await attendance.aguest_arrive(space=self.space, guest=self.guest, connection_id=self.connection_id)
+            self.guest_present = True
+        return data
+
     async def send_snapshot(self, *, arrive: bool = False, relisten: bool = False) -> None:
         """Send the whole visible state at its seq, then the frames that came meanwhile."""
         async with self.snapshot_lock:
             if self.held is None:
                 self.held = []
             try:
-                snapshot = await database_sync_to_async(self._read_snapshot)(arrive, relisten)
+                snapshot = await self._guest_snapshot_in_loop(arrive, relisten)
+                if snapshot is None:
+                    snapshot = await database_sync_to_async(self._read_snapshot)(arrive, relisten)
             except Removed as error:
                 self.held = None
                 await self.send_error(error.code, error.detail)
@@ -312,7 +345,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if self.guest is None or not self.guest_present:
             return
         try:
-            await database_sync_to_async(services.guest_listen)(space=self.space, guest=self.guest)
+            await attendance.aguest_listen(space=self.space, guest=self.guest)
         except SpaceError as error:
             return await self.refuse(error.code, error.detail)
         except REDIS_ERRORS as error:

@@ -145,33 +145,38 @@ def blocked_markers(anon_id: str, address: str) -> tuple[str, str]:
     return f"anon:{anon_id}", f"addr:{address}" if address else "addr:-"
 
 
-def arrive(space_id: int, guest: Guest, connection_id: str, *, join_limit, now: float | None = None) -> tuple[int, float]:
-    """A guest's socket arrives: ``(0, 0)`` when counted present; else ``(1, 0)`` blocked,
-    ``(2, seconds)`` over the join throttle of their address, ``(3, 0)`` over their sockets."""
+def _arrive_args(space_id: int, guest: Guest, connection_id: str, join_limit, now: float | None) -> list:
     now = time.time() if now is None else now
-    expires = now + presence.CONNECTED_TTL
     throttle_key = throttles.limit_key(join_limit, guest.address) if join_limit and guest.address else ""
-    code, wait = presence.sync_client().eval(
+    return [
         ARRIVE_SCRIPT, 5,
         blocked_key(space_id), presence.sockets_key(space_id, guest.key), presence.space_key(space_id),
         presence.spaces_key(), throttle_key or blocked_key(space_id),
-        *blocked_markers(guest.anon_id, guest.address), now, expires, connection_id,
+        *blocked_markers(guest.anon_id, guest.address), now, now + presence.CONNECTED_TTL, connection_id,
         settings.SPACES_SOCKETS_PER_PERSON, presence.CONNECTED_TTL * 2,
         presence.member(guest.key, connection_id), presence.KEY_TTL, space_id,
         int(join_limit.window * 1000) if join_limit else 0, str(join_limit.limit) if throttle_key else "",
-    )
+    ]
+
+
+def arrive(space_id: int, guest: Guest, connection_id: str, *, join_limit, now: float | None = None) -> tuple[int, float]:
+    """A guest's socket arrives: ``(ARRIVED, 0)`` when counted present; else ``(BLOCKED, 0)``,
+    ``(THROTTLED, seconds)`` over the join throttle of their address, ``(TOO_MANY_SOCKETS, 0)``."""
+    code, wait = presence.sync_client().eval(*_arrive_args(space_id, guest, connection_id, join_limit, now))
     return int(code), int(wait) / 1000
 
 
-def listen(space_id: int, guest: Guest, *, batch: tuple[str, str, str, int], lease: float = 0.0) -> tuple[bool, bool]:
-    """Count a guest as listening; returns ``(added, armed)``: added the first time (then they
-    are queued for the next batch, whose flush the caller arms when ``armed``). Raises ``Blocked``.
-    ``lease``: seconds of presence for a guest with no socket open (an API join). ``batch``:
-    (list key, batching key, armed key, its expiry in ms), from ``rooms.batches``."""
+async def aarrive(space_id: int, guest: Guest, connection_id: str, *, join_limit) -> tuple[int, float]:
+    """``arrive`` from an event loop (a websocket's arrival, without a thread hop)."""
+    code, wait = await presence.async_client().eval(*_arrive_args(space_id, guest, connection_id, join_limit, None))
+    return int(code), int(wait) / 1000
+
+
+def _listen_args(space_id: int, guest: Guest, batch: tuple[str, str, str, int], lease: float) -> list:
     now = time.time()
     batch_key, batching_key, armed_key, armed_ms = batch
     info = json.dumps({"name": guest.name, "anon": guest.anon_id, "addr": guest.address, "at": now})
-    added, armed = presence.sync_client().eval(
+    return [
         LISTEN_SCRIPT, 10,
         blocked_key(space_id), info_key(space_id), at_key(space_id), presence.unique_key(space_id),
         batch_key, batching_key, armed_key, presence.sockets_key(space_id, guest.key),
@@ -179,10 +184,26 @@ def listen(space_id: int, guest: Guest, *, batch: tuple[str, str, str, int], lea
         *blocked_markers(guest.anon_id, guest.address), guest.uid, info, now,
         now + lease if lease else 0, presence.member(guest.key, presence.LEASE), presence.KEY_TTL, space_id,
         json.dumps({"kind": "joined", "id": guest.uid}), armed_ms,
-    )
+    ]
+
+
+def _listened(added, armed) -> tuple[bool, bool]:
     if int(added) < 0:
         raise Blocked()
     return bool(int(added)), bool(int(armed))
+
+
+def listen(space_id: int, guest: Guest, *, batch: tuple[str, str, str, int], lease: float = 0.0) -> tuple[bool, bool]:
+    """Count a guest as listening; returns ``(added, armed)``: added the first time (then they
+    are queued for the next batch, whose flush the caller arms when ``armed``). Raises ``Blocked``.
+    ``lease``: seconds of presence for a guest with no socket open (an API join). ``batch``:
+    (list key, batching key, armed key, its expiry in ms), from ``rooms.batches``."""
+    return _listened(*presence.sync_client().eval(*_listen_args(space_id, guest, batch, lease)))
+
+
+async def alisten(space_id: int, guest: Guest, *, batch: tuple[str, str, str, int]) -> tuple[bool, bool]:
+    """``listen`` from an event loop (a socket's ``listening``), without a lease."""
+    return _listened(*await presence.async_client().eval(*_listen_args(space_id, guest, batch, 0.0)))
 
 
 def leave(space_id: int, uid: str, *, batch: tuple[str, str, str, int]) -> tuple[bool, bool]:
@@ -219,6 +240,15 @@ def newest(space_id: int, limit: int) -> list[Guest]:
 
 def get(space_id: int, uid: str) -> Guest | None:
     return listening(space_id, [uid]).get(uid)
+
+
+async def aget(space_id: int, uid: str) -> Guest | None:
+    """``get`` from an event loop."""
+    async with presence.async_client().pipeline(transaction=False) as pipe:
+        pipe.hget(info_key(space_id), uid)
+        pipe.zscore(at_key(space_id), uid)
+        info, score = await pipe.execute()
+    return _guest(uid, info) if info and score is not None else None
 
 
 def _guest(uid: str, info: bytes) -> Guest:

@@ -98,7 +98,15 @@ def guest_arrive(*, space: Space, guest: guests.Guest, connection_id: str) -> No
     """A signed-out listener's socket arrives: they watch the Space, and this socket keeps them
     present (it is not listening: that is ``guest_listen``). One Redis round trip, no database.
     Raises ``Removed`` (blocked), ``Throttled`` (joins of their address), ``TooManySockets``."""
-    outcome, wait = guests.arrive(space.pk, guest, connection_id, join_limit=throttles.joins_per_client())
+    _arrival_refused(*guests.arrive(space.pk, guest, connection_id, join_limit=throttles.joins_per_client()))
+
+
+async def aguest_arrive(*, space: Space, guest: guests.Guest, connection_id: str) -> None:
+    """``guest_arrive`` from the websocket's event loop (no thread hop for a crowd's arrivals)."""
+    _arrival_refused(*await guests.aarrive(space.pk, guest, connection_id, join_limit=throttles.joins_per_client()))
+
+
+def _arrival_refused(outcome: int, wait: float) -> None:
     if outcome == guests.BLOCKED:
         raise Removed(BLOCKED_ADDRESS)
     if outcome == guests.THROTTLED:
@@ -130,6 +138,21 @@ def guest_listen(*, space: Space, guest: guests.Guest, lease: bool = False) -> P
     participant = guest_wire(guest)
     participant.space = space
     return participant
+
+
+async def aguest_listen(*, space: Space, guest: guests.Guest) -> None:
+    """``guest_listen`` from the websocket's event loop (its ``listening`` frame): no lease,
+    since the socket keeps them present. Raises ``NotLive``, ``Removed``."""
+    if space.state != State.LIVE:
+        raise NotLive(not_live_detail(space))
+    try:
+        added, armed = await guests.alisten(space.pk, guest, batch=batches.batch_keys(space.pk))
+    except guests.Blocked:
+        raise Removed(BLOCKED_ADDRESS)
+    if armed:
+        batches.arm(space.pk)
+    if added:
+        JOINS.inc()
 
 
 def guest_leave(*, space_id: int, uid: str) -> bool:
