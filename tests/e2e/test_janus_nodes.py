@@ -193,7 +193,7 @@ def test_a_listener_goes_to_the_least_loaded_node_that_carries_the_space_and_ans
     # c is the emptiest, but it does not carry this Space.
     assert [nodes.listener_node(7).name for _ in range(3)] == ["b", "b", "a"]  # b reaches 5: a by name
     credentials = media.JanusMediaServer().credentials(room_id=7, pin="p", participant=type(
-        "Listener", (), {"pk": 1, "is_speaking_role": False, "media_token": "", "media_id": None})())
+        "Listener", (), {"pk": 1, "uid": "listener1", "is_speaking_role": False, "media_token": "", "media_id": None})())
     assert credentials["ws_port"] == b.ws_port  # a has 6 now, b 5
     # A node that did not answer the survey gets nobody; the counts start again from the survey.
     nodes.record_survey(viewers={"a": 9, "c": 0}, unreachable={"b"})
