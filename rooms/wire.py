@@ -95,8 +95,8 @@ class SpaceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_listener_count(self, obj) -> int:
-        annotated = getattr(obj, "listener_count", None)
-        return annotated if annotated is not None else selectors.listener_count(space=obj)
+        annotated = getattr(obj, "listener_count", None)  # rows only: add the signed-out listeners
+        return annotated + selectors.signed_out_count(space=obj) if annotated is not None else selectors.listener_count(space=obj)
 
     @extend_schema_field(ParticipantSerializer(many=True))
     def get_speakers(self, obj):
