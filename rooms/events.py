@@ -79,6 +79,10 @@ def participant_muted(participant: Participant) -> Event:
     return Event("participant.muted", {"participant": participant_wire(participant)})
 
 
+def participant_self_muted(participant: Participant) -> Event:
+    return Event("participant.self_muted", {"participant": participant_wire(participant)})
+
+
 def participant_removed(participant: Participant, *, blocked: bool, count: int) -> Event:
     return Event(
         "participant.removed", {"participant": participant_wire(participant), "blocked": blocked, "count": count}
@@ -130,6 +134,7 @@ EVENT_TYPES = frozenset(
         "participant.left",
         "participant.role_changed",
         "participant.muted",
+        "participant.self_muted",
         "participant.removed",
         "participant.batch",
         "hand.raised",

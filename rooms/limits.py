@@ -10,6 +10,9 @@ SCHEDULE_AHEAD_MAX = timedelta(days=14)
 # Defaults of the settings SPACES_MAX_SPEAKERS and SPACES_MAX_COHOSTS (service-side limits).
 SPEAKERS_MAX = 13  # speaking roles at once, host and co-hosts included
 COHOSTS_MAX = 2
+# A pinned link: its address and its optional label (rooms.services.pins).
+PIN_URL_MAX = 500
+PIN_LABEL_MAX = 80
 
 # Reactions a socket may send: this many a second on average, and a burst of this many at once.
 # The burst is what keeps a compliant client safe: the server reads a socket's frames when it gets

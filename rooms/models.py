@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from .limits import DESCRIPTION_MAX, SCHEDULE_AHEAD_MAX, TITLE_MAX
+from .limits import DESCRIPTION_MAX, PIN_LABEL_MAX, PIN_URL_MAX, SCHEDULE_AHEAD_MAX, TITLE_MAX
 
 
 def new_share_code() -> str:
@@ -72,6 +72,10 @@ class Space(models.Model):
     media_node = models.CharField(max_length=64, blank=True, editable=False)
     media_room_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     media_pin = models.CharField(max_length=32, blank=True, editable=False)
+
+    # A link the host or a co-host pinned for everyone in the room (rooms.services.pins); empty: none.
+    pinned_url = models.CharField(max_length=PIN_URL_MAX, blank=True, editable=False)
+    pinned_label = models.CharField(max_length=PIN_LABEL_MAX, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -176,6 +180,8 @@ class Participant(models.Model):
     display_name = models.CharField(max_length=150)
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.LISTENER)
     muted = models.BooleanField(default=False)
+    # The speaker muted their own microphone: shown to everyone, theirs to lift (``muted`` is the host's).
+    self_muted = models.BooleanField(default=False)
     # "Listen quietly": counted as a listener, never named to anyone.
     quiet = models.BooleanField(default=False)
     hand_raised_at = models.DateTimeField(null=True, blank=True)

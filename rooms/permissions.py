@@ -105,9 +105,24 @@ def allowed(action: str, *, actor: Seat | None, target: Seat) -> bool:
     return True
 
 
-def actions_by_kind(actor: Seat | None) -> dict[str, list[str]]:
+# What a full stage (or a full set of co-hosts) takes off the menu, by the kind of person.
+_NEED_A_STAGE_SEAT = {Role.LISTENER: (INVITE_TO_SPEAK, MAKE_COHOST), GUEST: (INVITE_TO_SPEAK, MAKE_COHOST)}
+_NEED_A_COHOST_SEAT = (MAKE_COHOST,)
+
+
+def actions_by_kind(actor: Seat | None, *, stage_full: bool = False, cohosts_full: bool = False) -> dict[str, list[str]]:
     """For each kind of person, the actions ``actor`` may take on someone of that kind (never on
-    themself: the viewer's own controls are separate)."""
+    themself: the viewer's own controls are separate), at this moment: with the stage full nobody
+    is invited up, with every co-host seat taken nobody is appointed. The page keeps these two
+    up to date itself from the stage it is shown (``stage_limit``, ``cohost_limit``)."""
+    can = _actions_by_kind(actor)
+    for kind, actions in can.items():
+        taken = (_NEED_A_STAGE_SEAT.get(kind, ()) if stage_full else ()) + (_NEED_A_COHOST_SEAT if cohosts_full else ())
+        can[kind] = [action for action in actions if action not in taken]
+    return can
+
+
+def _actions_by_kind(actor: Seat | None) -> dict[str, list[str]]:
     return {
         kind: [
             action

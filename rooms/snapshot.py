@@ -7,6 +7,8 @@ computed by ``rooms.permissions``, the rules the services enforce, so that the p
 the server would refuse.
 """
 
+from django.conf import settings
+
 from . import presence
 from .models import Participant, Space
 from .permissions import actions_by_kind
@@ -18,6 +20,8 @@ Role = Participant.Role
 
 SNAPSHOT_LISTENERS = 100
 RAISE_HAND, LEAVE = "raise_hand", "leave"
+# The viewer's own staff tools (docs/REALTIME.md): mute everyone else on stage, pin a link.
+MUTE_ALL, PIN_LINK = "mute_all", "pin_link"
 
 
 def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
@@ -35,13 +39,22 @@ def space_snapshot(*, space_id: int, viewer: Participant | None) -> dict:
     listeners = listeners_newest(space=space, limit=SNAPSHOT_LISTENERS) if live else []
     seat = seat_of(viewer) if live else None
     space_data = space_wire(space)  # holds the stage ("speakers") and the listener count already
+    stage = space_data["speakers"] if live else []
+    cohosts = sum(1 for person in stage if person["role"] == Role.COHOST)
     data = {
         "space": space_data,
-        "stage": space_data["speakers"] if live else [],
+        "stage": stage,
         "listeners": participants_wire(listeners) if live else [],
         "listener_count": space_data["listener_count"] if live else 0,
         "me": participant_wire(viewer) | {"quiet": viewer.quiet, "can": _own_actions(space, viewer)} if viewer else None,
-        "can": actions_by_kind(seat),
+        "can": actions_by_kind(
+            seat,
+            stage_full=len(stage) >= settings.SPACES_MAX_SPEAKERS,
+            cohosts_full=cohosts >= settings.SPACES_MAX_COHOSTS,
+        ),
+        # The page takes invites off its menus itself when the stage fills, and puts them back.
+        "stage_limit": settings.SPACES_MAX_SPEAKERS,
+        "cohost_limit": settings.SPACES_MAX_COHOSTS,
         # Who is talking now: someone who arrives mid-sentence sees it at once.
         "speaking": _speaking(space_id, space_data["speakers"]) if live else [],
     }
@@ -68,4 +81,6 @@ def _own_actions(space: Space, viewer: Participant) -> list[str]:
     can = [LEAVE]
     if viewer.user_id is not None and viewer.role == Role.LISTENER:
         can.insert(0, RAISE_HAND)
+    if viewer.is_staff_role:
+        can[:0] = [MUTE_ALL, PIN_LINK]
     return can

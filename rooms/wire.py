@@ -36,7 +36,10 @@ class ParticipantSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="uid", read_only=True, help_text="Random, stable; never sequential.")
     name = serializers.CharField(source="display_name", read_only=True)
     role = serializers.ChoiceField(choices=Participant.Role.choices, read_only=True)
-    muted = serializers.BooleanField(read_only=True)
+    muted = serializers.BooleanField(read_only=True, help_text="Muted by the host or a co-host: only they lift it.")
+    self_muted = serializers.BooleanField(
+        read_only=True, help_text="The speaker muted their own microphone: they may unmute themself."
+    )
     signed_in = serializers.SerializerMethodField()
     present = serializers.BooleanField(source="is_present", read_only=True)
     hand_raised = serializers.SerializerMethodField()
@@ -44,7 +47,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Participant
-        fields = ["id", "name", "role", "muted", "signed_in", "present", "hand_raised", "joined_at"]
+        fields = ["id", "name", "role", "muted", "self_muted", "signed_in", "present", "hand_raised", "joined_at"]
         read_only_fields = fields
 
     def get_signed_in(self, obj) -> bool:
@@ -54,7 +57,15 @@ class ParticipantSerializer(serializers.ModelSerializer):
         return obj.hand_raised_at is not None
 
 
+class PinnedLinkSerializer(serializers.Serializer):
+    url = serializers.CharField(read_only=True, help_text="An http or https address.")
+    label = serializers.CharField(read_only=True, help_text="May be empty: show the address then.")
+
+
 class SpaceSerializer(serializers.ModelSerializer):
+    """A Space. ``share_url`` follows the address the request came to when there is a request
+    (``context["request"]``); websocket frames, made without one, use ``SITE_URL``."""
+
     code = serializers.CharField(read_only=True, help_text="The share code: addresses the Space in URLs.")
     title = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True, help_text="May be empty.")
@@ -66,13 +77,14 @@ class SpaceSerializer(serializers.ModelSerializer):
     )
     started_at = UTCDateTimeField(read_only=True, allow_null=True, help_text="Null until the Space goes live.")
     ended_at = UTCDateTimeField(read_only=True, allow_null=True, help_text="Null until the Space ends.")
-    share_url = serializers.CharField(read_only=True)
+    share_url = serializers.SerializerMethodField()
     listener_count = serializers.SerializerMethodField()
     peak_listeners = serializers.IntegerField(read_only=True)
     speakers = serializers.SerializerMethodField(help_text="Host, co-hosts and speakers of a live Space; else empty.")
     replay_url = serializers.CharField(
         read_only=True, help_text="The recording of an ended Space, while it is kept; empty otherwise."
     )
+    pinned = serializers.SerializerMethodField(help_text="The link the host pinned for the room while it is live; null: none.")
 
     class Meta:
         model = Space
@@ -91,8 +103,19 @@ class SpaceSerializer(serializers.ModelSerializer):
             "peak_listeners",
             "speakers",
             "replay_url",
+            "pinned",
         ]
         read_only_fields = fields
+
+    def get_share_url(self, obj) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(obj.get_absolute_url()) if request is not None else obj.share_url
+
+    @extend_schema_field(PinnedLinkSerializer(allow_null=True))
+    def get_pinned(self, obj):
+        if not obj.pinned_url or obj.state != Space.State.LIVE:
+            return None
+        return {"url": obj.pinned_url, "label": obj.pinned_label}
 
     def get_listener_count(self, obj) -> int:
         annotated = getattr(obj, "listener_count", None)  # rows only: add the signed-out listeners

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 Role = Participant.Role
 
-PARTICIPANT_KEYS = {"id", "name", "role", "muted", "signed_in", "present", "hand_raised", "joined_at"}
+PARTICIPANT_KEYS = {"id", "name", "role", "muted", "self_muted", "signed_in", "present", "hand_raised", "joined_at"}
 SPACE_KEYS = set(SpaceSerializer.Meta.fields)
 FRAME_KEYS = {"group", "audience", "type", "seq", "at", "data"}
 
@@ -198,6 +198,7 @@ class TestAttendance:
             "name": "ada",
             "role": "listener",
             "muted": False,
+            "self_muted": False,
             "signed_in": True,
             "present": True,
             "hand_raised": False,
@@ -597,6 +598,44 @@ class TestRefusedAndRolledBack:
         assert [f["type"] for f in frames] == ["participant.muted"]
 
 
+class TestRoomTools:
+    def test_a_self_mute_publishes_participant_self_muted_to_everyone(self, host, space, published):
+        speaker = seated(space, host)
+        before = seq_of(space)
+        with published() as frames:
+            services.mic_set_self_muted(space=space, participant=speaker, muted=True)
+            services.mic_set_self_muted(space=space, participant=speaker, muted=True)  # no change: no frame
+        assert summary(frames) == [("participant.self_muted", before + 1, "everyone")]
+        person = frames[0]["data"]["participant"]
+        assert (person["self_muted"], person["muted"]) == (True, False)
+
+    def test_a_listener_cannot_self_mute_and_nothing_is_published(self, space, published):
+        listener = join(space)
+        with published() as frames, pytest.raises(errors.Conflict):
+            services.mic_set_self_muted(space=space, participant=listener, muted=True)
+        assert frames == []
+
+    def test_mute_all_publishes_one_participant_muted_per_speaker_but_the_actor(self, host, space, published):
+        first, second = seated(space, host), seated(space, host)
+        services.participant_set_muted(space=space, actor=host, participant=second, muted=True)
+        before = seq_of(space)
+        with published() as frames:
+            muted = services.stage_mute_all(space=space, actor=host)
+        assert [p.pk for p in muted] == [first.pk]
+        assert summary(frames) == [("participant.muted", before + 1, "everyone")]
+        assert frames[0]["data"]["participant"]["id"] == first.uid
+
+    def test_pinning_and_unpinning_publish_space_updated_with_the_pin(self, host, space, published):
+        with published() as frames:
+            services.space_pin_link(space=space, actor=host, url="https://example.org/notes", label="Notes")
+            services.space_unpin_link(space=space, actor=host)
+            services.space_unpin_link(space=space, actor=host)  # nothing pinned: no frame
+        assert [(f["type"], f["data"]["pinned"]) for f in frames] == [
+            ("space.updated", {"url": "https://example.org/notes", "label": "Notes"}),
+            ("space.updated", None),
+        ]
+
+
 def participants_in(frame: dict) -> list[dict]:
     data = frame["data"]
     found = [data["participant"]] if isinstance(data.get("participant"), dict) else []
@@ -612,6 +651,7 @@ def test_every_frame_has_the_one_wire_shape(host, published):
         services.space_update(space=space, actor=host, title="Shapes, renamed")
         space = services.space_go_live(space=space, actor=host)
         host_seat = join(space, host)
+        services.space_pin_link(space=space, actor=host, url="https://example.org/", label="")
         person, other = join(space), join(space)
         services.space_join(space=space, visitor=Visitor.anonymous("anon-3", "Listener 7777"))
         services.hand_raise(space=space, participant=person)
@@ -620,6 +660,7 @@ def test_every_frame_has_the_one_wire_shape(host, published):
         services.participant_update(space=space, actor=host, participant=person, role=Role.SPEAKER, muted=True)
         services.participant_set_role(space=space, actor=host, participant=person, role=Role.COHOST)
         services.participant_set_muted(space=space, actor=host, participant=person, muted=False)
+        services.mic_set_self_muted(space=space, participant=person, muted=True)
         services.reaction_send(space=space, participant=other, emoji="💯")
         services.hand_raise(space=space, participant=other)
         services.participant_set_role(space=space, actor=host, participant=other, role=Role.LISTENER)

@@ -264,9 +264,10 @@ def test_every_operation_keeps_to_the_published_schema(case, world):
 
 
 @pytest.mark.django_db
-def test_the_wire_functions_give_what_the_api_sends(api):
+def test_the_wire_functions_give_what_the_api_sends(api, settings):
     """``rooms.wire.space_wire``/``participant_wire`` (for websocket frames) are the API's JSON, as
     plain dicts and lists of JSON types, times in UTC with a Z."""
+    settings.SITE_URL = "http://testserver"  # the API's links follow the request's host, frames SITE_URL
     from rooms import selectors
     from rooms.wire import participant_wire, space_wire
 

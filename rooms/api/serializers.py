@@ -103,6 +103,21 @@ class ParticipantUpdateSerializer(serializers.Serializer):
         return attrs
 
 
+class PinSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=TEXT_INPUT_MAX, trim_whitespace=False, help_text="http:// or https:// only, at most 500 characters.")
+    label = serializers.CharField(
+        max_length=TEXT_INPUT_MAX, required=False, allow_blank=True, help_text="Optional, at most 80 characters."
+    )
+
+
+class MicSerializer(serializers.Serializer):
+    muted = StrictBooleanField(help_text="Your own mute; a mute by the host stays whatever you send.")
+
+
+class MuteAllResultSerializer(serializers.Serializer):
+    muted = ParticipantSerializer(many=True, read_only=True, help_text="Those this call muted.")
+
+
 class RemoveSerializer(serializers.Serializer):
     block = StrictBooleanField(required=False, default=False)
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views
+from . import tools, views
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
@@ -25,6 +25,9 @@ urlpatterns = [
         views.ParticipantRemoveView.as_view(),
         name="api-participant-remove",
     ),
+    path("spaces/<str:code>/mic/", tools.MicView.as_view(), name="api-space-mic"),
+    path("spaces/<str:code>/mute-all/", tools.MuteAllView.as_view(), name="api-space-mute-all"),
+    path("spaces/<str:code>/pin/", tools.PinView.as_view(), name="api-space-pin"),
     # Anything else under /api/ is a JSON 404, not Django's HTML page (see views.not_found).
     re_path(r"^.*$", views.not_found, name="api-not-found"),
 ]

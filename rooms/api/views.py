@@ -60,7 +60,7 @@ class SpaceMixin:
     def my_participant(self, space: Space):
         visitor = visitor_for_request(self.request)
         participant = selectors.participant_for(space=space, visitor=visitor)
-        if participant is None or (participant.user_id is None and participant.is_present):
+        if participant is None or participant.user_id is None:
             # A signed-out listener who listens is in Redis (a row of theirs is a removal's).
             participant = selectors.guest_listening(space=space, visitor=visitor) or participant
         if participant is None:
@@ -124,7 +124,7 @@ class SpaceListCreateView(generics.GenericAPIView):
         if state not in (None, "live", "scheduled", "ended"):
             raise InvalidInput("state must be live, scheduled or ended.", code="invalid_state_filter")
         page = self.paginate_queryset(selectors.space_list(state=state or "live"))
-        return self.get_paginated_response(SpaceSerializer(page, many=True).data)
+        return self.get_paginated_response(SpaceSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(
         request=SpaceCreateSerializer,
@@ -141,13 +141,13 @@ class SpaceListCreateView(generics.GenericAPIView):
             scheduled_for=data.get("scheduled_for"),
             record=data["record"],
         )
-        return Response(SpaceSerializer(space).data, status=status.HTTP_201_CREATED)
+        return Response(SpaceSerializer(space, context={"request": self.request}).data, status=status.HTTP_201_CREATED)
 
 
 class SpaceDetailView(SpaceMixin, APIView):
     @extend_schema(responses={200: SpaceSerializer, **errors(404)})
     def get(self, request, code):
-        return Response(SpaceSerializer(self.get_space()).data)
+        return Response(SpaceSerializer(self.get_space(), context={"request": request}).data)
 
     @extend_schema(
         request=SpaceUpdateSerializer,
@@ -166,7 +166,7 @@ class SpaceDetailView(SpaceMixin, APIView):
             description=data.get("description"),
             scheduled_for=data.get("scheduled_for"),
         )
-        return Response(SpaceSerializer(space).data)
+        return Response(SpaceSerializer(space, context={"request": self.request}).data)
 
 
 class SpaceLifecycleView(SpaceMixin, APIView):
@@ -181,7 +181,7 @@ class SpaceLifecycleView(SpaceMixin, APIView):
             space = services.space_end(space=space, actor=request.user)
         else:
             space = services.space_cancel(space=space, actor=request.user)
-        return Response(SpaceSerializer(space).data)
+        return Response(SpaceSerializer(space, context={"request": self.request}).data)
 
 
 JOIN_429 = (
@@ -212,7 +212,7 @@ class JoinView(SpaceMixin, APIView):
         space = selectors.space_get(code=space.code)
         return {
             "participant": ParticipantSerializer(participant).data,
-            "space": SpaceSerializer(space).data,
+            "space": SpaceSerializer(space, context={"request": self.request}).data,
             "media": media_wire(selectors.media_credentials(space=space, participant=participant)),
         }
 

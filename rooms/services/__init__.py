@@ -38,11 +38,14 @@ from .recording import replays_expire, space_replay_attach, space_replay_delete,
 from .stage import (
     hand_lower,
     hand_raise,
+    mic_set_self_muted,
     participant_remove,
     participant_set_muted,
     participant_set_role,
     participant_update,
+    stage_mute_all,
 )
+from .pins import space_pin_link, space_unpin_link
 from .timekeeping import (
     space_end_if_abandoned,
     space_mark_missed,
@@ -52,6 +55,10 @@ from .timekeeping import (
 )
 
 __all__ = [
+    "mic_set_self_muted",
+    "space_pin_link",
+    "space_unpin_link",
+    "stage_mute_all",
     "REACTIONS",
     "hand_lower",
     "hand_raise",

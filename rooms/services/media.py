@@ -237,9 +237,12 @@ def media_join_check(*, room_id: int, media_id: int, session_id: int, handle_id:
 
 
 def media_speaker_unmute(*, participant_id: int) -> bool:
-    """The host lifted a speaker's mute: lift it in the mix, if it is still lifted now."""
+    """The host lifted a speaker's mute: lift it in the mix, if it is still lifted now and the
+    speaker has not muted themself (theirs to lift, from their own browser)."""
     participant = Participant.objects.select_related("space").filter(pk=participant_id).first()
-    if participant is None or participant.muted or not participant.media_id or _live(participant.space_id) is None:
+    if participant is None or participant.muted or participant.self_muted:
+        return False
+    if not participant.media_id or _live(participant.space_id) is None:
         return False
     media.media_server().speaker_unmute(room_id=participant.space.media_room_id, participant_id=participant.media_id)
     return True

@@ -37,8 +37,8 @@ def step_off_stage(space: Space, participant: Participant) -> list[str]:
         media.speaker_revoke_on_commit(space, participant)
     participant.role = Role.LISTENER
     participant.hand_raised_at = None
-    participant.muted = False
-    return ["role", "hand_raised_at", "muted", *media.clear_seat(participant)]
+    participant.muted = participant.self_muted = False
+    return ["role", "hand_raised_at", "muted", "self_muted", *media.clear_seat(participant)]
 
 
 # --- requests to speak -------------------------------------------------------------------------
@@ -171,6 +171,56 @@ def participant_set_muted(*, space: Space, actor, participant: Participant, mute
         participant.save(update_fields=["muted"])
         media.speaker_mute_on_commit(space, participant)
         events.publish_on_commit(space, events.participant_muted(participant))
+    return participant
+
+
+def stage_mute_all(*, space: Space, actor) -> list[Participant]:
+    """Mute everyone on the stage but the actor at once (host or co-host; a co-host skips the host
+    and other co-hosts, as with one mute). One transaction: all are muted or none; a
+    ``participant.muted`` for each after commit, and one media sync that mutes them in the mix
+    (the same path as a single mute). Returns those it muted."""
+    with transaction.atomic():
+        space = lock_space(space)
+        actor_p = require_room_staff(space, actor)
+        if space.state != State.LIVE:
+            raise NotLive(not_live_detail(space))
+        actor_seat = Seat.of(actor_p)
+        on_stage = space.participants.on_stage().exclude(pk=actor_p.pk).select_for_update().order_by("pk")
+        muted = [
+            person
+            for person in on_stage
+            if not person.muted and permissions.allowed(permissions.MUTE, actor=actor_seat, target=Seat.of(person))
+        ]
+        for person in muted:
+            person.muted = True
+            person.save(update_fields=["muted"])
+            events.publish_on_commit(space, events.participant_muted(person))
+        if muted:
+            media.stage_changed_on_commit(space)
+    return muted
+
+
+def mic_set_self_muted(*, space: Space, participant: Participant, muted: bool) -> Participant:
+    """A speaker mutes or unmutes their own microphone, so that everyone sees it. The browser
+    mutes itself in the mix; the media sync never unmutes anyone, so it does not undo this. A
+    speaker the host muted stays muted in the mix whatever this says (``muted`` is the host's).
+    Publishes ``participant.self_muted``."""
+    if not isinstance(muted, bool):
+        raise InvalidInput("muted must be true or false.", code="invalid_muted")
+    with transaction.atomic():
+        space = lock_space(space)
+        participant = lock_participant(participant)
+        if space.state != State.LIVE:
+            raise NotLive(not_live_detail(space))
+        if not participant.is_present or participant.removed_at is not None:
+            raise Conflict("Join the Space first.", code="not_present")
+        if not participant.is_speaking_role:
+            raise Conflict("Only people on the stage have a microphone here.", code="not_speaking")
+        if participant.self_muted == muted:
+            return participant
+        participant.self_muted = muted
+        participant.save(update_fields=["self_muted"])
+        events.publish_on_commit(space, events.participant_self_muted(participant))
     return participant
 
 

@@ -1,6 +1,7 @@
 // What this viewer may do, looked up in what the server said (the snapshot's `can` and `me.can`),
 // and what each action sends to the REST API. Pure: no DOM, no fetch. No permission rule lives
 // here: a kind or action the server did not list is simply not offered.
+import { trimmedForSeats } from "./seats.js";
 import { isMe } from "./state.js";
 
 // The menu's actions, in the order they are shown. `decline` is not in the menu: the queue of
@@ -28,8 +29,10 @@ export function kindOf(person) {
 /** The actions this viewer may take on this person, as the server listed them, in menu order. */
 export function actionsFor(state, person) {
   if (!person || isMe(state, person) || state.removed) return [];
-  const allowed = state.can?.[kindOf(person)];
-  if (!Array.isArray(allowed)) return [];
+  const kind = kindOf(person);
+  const listed = state.can?.[kind];
+  if (!Array.isArray(listed)) return [];
+  const allowed = trimmedForSeats(state, kind, listed);
   return ACTION_ORDER.filter((action) => allowed.includes(action));
 }
 

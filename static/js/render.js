@@ -2,6 +2,7 @@
 // nothing: the actions offered are the ones state.js looked up in the server's `can`.
 import { may, menuFor, viewerMay } from "./actions.js";
 import { localizeText } from "./localtime.js";
+import { renderTools } from "./tools.js";
 import { ROLE_NAMES, handsQueue, isLive, listenersSorted, overSummary, stageSorted } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -65,22 +66,25 @@ function menu(state, person, openId, onAction) {
 
 const you = (state, person) => (state.me && person.id === state.me.id ? " (you)" : "");
 
-// Everyone sees each speaker's microphone (muted by the host or not) and who is talking now.
+// Everyone sees each speaker's microphone (muted by the host, muted by themself, or on) and who
+// is talking now; the two mutes look different and say which they are.
 function micBadge(person) {
-  return person.muted
-    ? el("span", { class: "mic mic-off", title: "Muted by the host", role: "img", "aria-label": "muted" }, "🔇")
-    : el("span", { class: "mic mic-on", title: "Microphone on", role: "img", "aria-label": "microphone on" }, "🎙");
+  if (person.muted) return el("span", { class: "mic mic-off", title: "Muted by the host", role: "img", "aria-label": "muted by the host" }, "🔇");
+  if (person.self_muted) return el("span", { class: "mic mic-self", title: "Muted", role: "img", "aria-label": "muted" }, "🔇");
+  return el("span", { class: "mic mic-on", title: "Microphone on", role: "img", "aria-label": "microphone on" }, "🎙");
 }
+
+const micWord = (person) => (person.muted ? "muted by host" : person.self_muted ? "muted" : "");
 
 function tile(state, person, openId, onAction) {
   const talking = state.speaking.includes(person.id);
   return el(
-    "li", { class: talking ? "person speaking" : "person", "data-id": person.id },
+    "li", { class: talking ? "person speaking" : "person", "data-id": person.id, "data-mic": micWord(person) },
     el("span", { class: "avatar", "aria-hidden": "true" }, (person.name || "?")[0].toUpperCase()),
     micBadge(person),
     el("span", { class: "name" }, person.name + you(state, person)),
     el("span", { class: "role" }, ROLE_NAMES[person.role] || person.role),
-    el("span", { class: "talking" }, talking ? "speaking" : ""),
+    el("span", { class: "talking" }, talking ? "speaking" : micWord(person)),
     menu(state, person, openId, onAction),
   );
 }
@@ -138,6 +142,7 @@ export function renderRoom(root, state, view, onAction) {
     hand.setAttribute("aria-label", raised ? "Request sent. Cancel your request to speak" : "Request to speak");
   }
   renderAudioControls(state, view);
+  renderTools(state);
   if (focused && openId) document.querySelector(`details[data-for="${CSS.escape(openId)}"] summary`)?.focus();
 }
 
@@ -177,7 +182,8 @@ function renderOver(root, state) {
   if (url) {
     replay.replaceChildren(
       el("h3", {}, "Replay"),
-      el("audio", { class: "replay", controls: "", preload: "metadata", src: url }),
+      // Played through the Space's replay link, which counts the play (host analytics).
+      el("audio", { class: "replay", controls: "", preload: "none", src: `/s/${state.space.code}/replay/` }),
       el("p", { class: "muted small" }, el("a", { href: url, download: "", id: "replay-download" }, "Download the replay")),
       root.dataset.host === "1" ? el("button", { type: "button", class: "secondary small", id: "delete-replay" }, "Delete the replay") : null,
     );
@@ -191,7 +197,7 @@ export function markSpeaking(id, talking) {
   for (const node of document.querySelectorAll(`.person[data-id="${CSS.escape(String(id))}"]`)) {
     node.classList.toggle("speaking", talking);
     const label = node.querySelector(".talking");
-    if (label) label.textContent = talking ? "speaking" : "";
+    if (label) label.textContent = talking ? "speaking" : node.dataset.mic || "";
   }
 }
 

@@ -19,7 +19,7 @@ const api = spaceApi(root.dataset.code);
 let state = initialState();
 // This page's audio: whether it is in the Space's audio (pressed Listen, or on stage), what the
 // media server gave it, whether the browser wants a tap before playing, the speaker's own mute.
-const page = { listening: false, starting: false, mediaKind: null, blocked: false, selfMuted: false };
+const page = { listening: false, starting: false, mediaKind: null, blocked: false };
 // A reload brings the audio back by itself: this tab remembers that it was listening.
 const LISTENING = `spaces:listening:${root.dataset.code}`;
 const remembered = () => { try { return sessionStorage.getItem(LISTENING) === "1"; } catch { return false; } };
@@ -32,7 +32,7 @@ function remember(on) {
 
 function draw() {
   if (!state.space) return;
-  const view = { listening: page.listening, kind: page.mediaKind, blocked: page.blocked, selfMuted: page.selfMuted };
+  const view = { listening: page.listening, kind: page.mediaKind, blocked: page.blocked, selfMuted: Boolean(state.me?.self_muted) };
   renderRoom(root, state, view, act);
 }
 
@@ -109,7 +109,7 @@ function follow(result) {
 
 function speakerStatus() {
   if (state.me?.muted) return "You are on stage. The host muted your microphone.";
-  return page.selfMuted ? "You are on stage. Your microphone is muted." : "You are on stage. Your microphone is live.";
+  return state.me?.self_muted ? "You are on stage. Your microphone is muted." : "You are on stage. Your microphone is live.";
 }
 
 const socket = new SpaceSocket(root.dataset.code, {
@@ -165,13 +165,12 @@ async function startMedia(creds) {
       say("Connecting your microphone…");
       await media.speak(creds, $("audio"), audioLost);
       page.mediaKind = "speaker";
-      if (page.selfMuted && !creds.muted) media.setMuted(true);
+      if (state.me?.self_muted && !creds.muted) media.setMuted(true); // kept by the server over a reload
       say(speakerStatus());
     } else {
       say("Connecting audio…");
       await media.listen(creds, $("audio"), audioLost);
       page.mediaKind = "listener";
-      page.selfMuted = false;
       say("Listening.");
     }
     retry = 0;
@@ -249,20 +248,20 @@ $("leave").addEventListener("click", async () => {
   window.location.href = "/";
 });
 $("mic").addEventListener("click", () => {
-  if (state.me?.muted) {
-    toast("The host muted you; only a host or co-host can unmute you. Raise it with them.");
-    return;
-  }
-  page.selfMuted = !page.selfMuted;
-  media.setMuted(page.selfMuted);
-  try { sessionStorage.setItem(`${LISTENING}:muted`, page.selfMuted ? "1" : ""); } catch { /* nothing to keep */ }
-  if (page.selfMuted && state.me) {
+  if (!state.me) return;
+  if (state.me.muted) return toast("The host muted you; only a host or co-host can unmute you. Raise it with them.");
+  const muted = !state.me.self_muted;
+  media.setMuted(muted);
+  // Shown here at once, and to everyone once the server has it (participant.self_muted).
+  state = withMe(state, { ...state.me, self_muted: muted });
+  if (muted) {
     // The media server does not always say that a muted speaker stopped talking.
     state = withSpeaking(state, state.me.id, false);
     markSpeaking(state.me.id, false);
   }
   say(speakerStatus());
   draw();
+  return attempt(async () => { state = withMe(state, await api("PUT", "mic/", { muted })); draw(); });
 });
 $("hand")?.addEventListener("click", () => attempt(async () => {
   const raised = Boolean(state.me?.hand_raised);
@@ -295,5 +294,4 @@ document.addEventListener("click", (event) => {
     window.location.reload();
   });
 });
-try { page.selfMuted = sessionStorage.getItem(`${LISTENING}:muted`) === "1"; } catch { /* nothing kept */ }
 countdown(root.dataset.scheduledFor, $("countdown"));

@@ -4,7 +4,11 @@
 // should show or do about it (`effects`). Permissions are never computed here: the snapshot says
 // which actions this viewer may take (`can`, kept as sent), and actions.js only looks them up.
 
+import { drop, isMe, place, upsert, withSpeaking, without } from "./people.js";
+import { seatFreed, seatsIn } from "./seats.js";
 import { ROLE_NAMES } from "./views.js";
+
+export { isMe, withSpeaking } from "./people.js";
 
 // Sequence numbers (docs/REALTIME.md, "Sequence numbers and resync"). Deltas of several web
 // processes can arrive out of order: one that comes early (or a `seq` frame above ours) waits this
@@ -36,53 +40,9 @@ export function initialState() {
     myActions: [], // the viewer's own actions: "raise_hand", "leave"
     speaking: [], // ids of the people talking now
     removed: false, // the viewer was removed from the Space
+    limits: null, // `{stage, cohosts}`: how many may be on stage, and co-hosts (seats.js)
+    fullAtSnapshot: null, // which of those were all taken when the snapshot was made
   };
-}
-
-// --- lists of participants, by id (never mutated: every change makes new arrays) ---------------
-
-const without = (list, id) => list.filter((p) => p.id !== id);
-
-function upsert(list, person) {
-  const at = list.findIndex((p) => p.id === person.id);
-  if (at === -1) return [...list, person];
-  const copy = list.slice();
-  copy[at] = person;
-  return copy;
-}
-
-// Put a person where their role and presence say: on the stage, among the listeners, or nowhere.
-// Someone already listed keeps their place in the list, so applying a frame twice changes nothing.
-function place(state, person) {
-  const onStage = person.role !== "listener";
-  const listed = !onStage && person.present;
-  let hands = state.hands;
-  if (hands !== null) {
-    const inQueue = person.hand_raised && person.present && !onStage;
-    hands = inQueue ? upsert(hands, person) : without(hands, person.id);
-  }
-  // Janus says when someone starts and stops talking, but not always when they are muted.
-  const mayTalk = onStage && person.present && !person.muted;
-  return {
-    ...withSpeaking(state, person.id, mayTalk && state.speaking.includes(person.id)),
-    stage: onStage ? upsert(state.stage, person) : without(state.stage, person.id),
-    listeners: listed ? upsert(state.listeners, person) : without(state.listeners, person.id),
-    hands,
-    me: isMe(state, person) ? person : state.me,
-  };
-}
-
-/** Whether someone is talking now (from `speaking` frames, or this page's own mic). */
-export function withSpeaking(state, id, talking) {
-  if (state.speaking.includes(id) === talking) return state;
-  const others = state.speaking.filter((x) => x !== id);
-  return { ...state, speaking: talking ? [...others, id] : others };
-}
-
-function drop(state, person) {
-  const hands = state.hands === null ? null : without(state.hands, person.id);
-  const [stage, listeners] = [without(state.stage, person.id), without(state.listeners, person.id)];
-  return { ...state, stage, listeners, hands, speaking: state.speaking.filter((id) => id !== person.id) };
 }
 
 // --- frames ------------------------------------------------------------------------------------
@@ -105,11 +65,11 @@ export function applySnapshot(state, frame) {
     myActions: Array.isArray(myActions) ? myActions : [],
     speaking: (Array.isArray(data.speaking) ? data.speaking : state.speaking).filter((id) => stage.some((p) => p.id === id)),
     removed: state.removed, // the page of a removed person stays removed
+    limits: { stage: data.stage_limit ?? null, cohosts: data.cohost_limit ?? null },
+    fullAtSnapshot: seatsIn(stage, { stage: data.stage_limit, cohosts: data.cohost_limit }),
     resyncAskedAt: state.resyncAskedAt,
   };
 }
-
-export const isMe = (state, person) => Boolean(person && state.me && person.id === state.me.id);
 
 // Ask for a fresh snapshot once: further requests wait for the one already asked for. A request
 // soon after the previous one waits for `resyncDue` (see `tick`).
@@ -249,6 +209,9 @@ function applyChange(state, frame, now) {
         effects.push({ type: "my_role", role: person.role, previous: data.previous_role ?? null });
       }
       break;
+    case "participant.self_muted":
+      state = place(state, person);
+      break;
     case "participant.muted":
       state = place(state, person);
       if (mine) effects.push({ type: "say", text: person.muted ? "The host muted your microphone." : "You can speak again." });
@@ -289,6 +252,7 @@ function applyChange(state, frame, now) {
     default:
       break;
   }
+  if (!resync && !state.resyncing && seatFreed(state)) ({ state, resync } = needSnapshot(state, now));
   return { state, resync, effects };
 }
 
