@@ -161,10 +161,7 @@ class SpaceConsumer(AsyncWebsocketConsumer):
 
     def _admit(self, participant: Participant) -> None:
         if not throttles.socket_admit(self.space.pk, participant.pk, self.connection_id, now=time.time()):
-            raise TooManySockets(
-                f"You have {settings.SPACES_SOCKETS_PER_PERSON} connections to this Space open already; "
-                "close one (another tab or device) and try again."
-            )
+            raise TooManySockets(attendance.SOCKETS_FULL.format(n=settings.SPACES_SOCKETS_PER_PERSON))
 
     def _read_snapshot(self, arrive: bool, relisten: bool = False) -> dict:
         if arrive and self.guest is None and self.participant is None:

@@ -142,7 +142,17 @@ def blocked_key(space_id: int) -> str:
 
 
 def blocked_markers(anon_id: str, address: str) -> tuple[str, str]:
+    """What the scripts look up: the listener id, and the address ("addr:-" when unknown, which
+    is never blocked)."""
     return f"anon:{anon_id}", f"addr:{address}" if address else "addr:-"
+
+
+def _block(pipe, space_id: int, people: list[tuple[str, str]]) -> None:
+    """Queue on ``pipe`` the blocks of signed-out listeners ``(listener id, address)``."""
+    markers = [m for anon_id, address in people for m in blocked_markers(anon_id, address) if m != "addr:-"]
+    if markers:
+        pipe.sadd(blocked_key(space_id), *markers)
+        pipe.expire(blocked_key(space_id), presence.KEY_TTL)
 
 
 def _arrive_args(space_id: int, guest: Guest, connection_id: str, join_limit, now: float | None) -> list:
@@ -259,12 +269,9 @@ def _guest(uid: str, info: bytes) -> Guest:
 def blocked_restore(space_id: int, blocked: list[tuple[str, str]]) -> None:
     """Rebuild a Space's blocked set from its rows of blocked signed-out listeners (``(listener
     id, address)``), after a Redis restart lost it; the presence sweep calls it."""
-    markers = [m for anon_id, address in blocked for m in (f"anon:{anon_id}", f"addr:{address}" if address else None) if m]
-    if markers:
-        pipe = presence.sync_client().pipeline(transaction=False)
-        pipe.sadd(blocked_key(space_id), *markers)
-        pipe.expire(blocked_key(space_id), presence.KEY_TTL)
-        pipe.execute()
+    pipe = presence.sync_client().pipeline(transaction=False)
+    _block(pipe, space_id, blocked)
+    pipe.execute()
 
 
 def forget_space(space_id: int) -> None:
@@ -278,6 +285,5 @@ def removed(space_id: int, uid: str, anon_id: str, address: str, *, blocked: boo
     pipe.zrem(at_key(space_id), uid)
     pipe.hdel(info_key(space_id), uid)
     if blocked:
-        pipe.sadd(blocked_key(space_id), *[f"anon:{anon_id}"] + ([f"addr:{address}"] if address else []))
-        pipe.expire(blocked_key(space_id), presence.KEY_TTL)
+        _block(pipe, space_id, [(anon_id, address)])
     pipe.execute()

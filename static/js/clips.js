@@ -1,6 +1,7 @@
 // Clips: "Clip the last 30 s" in the room, following the new clip until the worker has encoded it;
 // on a clip's own page, wait for a clip being prepared, copy its link, confirm its deletion.
 import { describe, spaceApi } from "./api.js";
+import { confirmForms, copyButtons } from "./controls.js";
 
 const POLL_MS = 600;
 const POLL_FOR_MS = 30000;
@@ -75,21 +76,8 @@ function clipPage() {
   if (card?.dataset.state === "pending") {
     untilEncoded(card.dataset.api).then((clip) => { if (clip.state !== "pending") location.reload(); }).catch(() => {});
   }
-  for (const button of document.querySelectorAll("#clip [data-copy]")) {
-    button.addEventListener("click", async () => {
-      try {
-        await navigator.clipboard.writeText(button.dataset.copy);
-        button.textContent = "Link copied";
-      } catch {
-        window.prompt("Copy this link", button.dataset.copy);
-      }
-    });
-  }
-  for (const form of document.querySelectorAll("#clip form[data-confirm]")) {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
-  }
+  copyButtons(document.querySelectorAll("#clip [data-copy]"));
+  confirmForms(document.querySelectorAll("#clip form[data-confirm]"));
 }
 
 if (typeof document !== "undefined") {

@@ -1,4 +1,6 @@
 // Dashboard: send the browser's time zone with time pickers, copy links, confirm destructive actions.
+import { confirmForms, copyButtons } from "./controls.js";
+
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 for (const input of document.querySelectorAll('input[name$="timezone"]')) input.value = zone;
@@ -17,18 +19,6 @@ for (const button of document.querySelectorAll("[data-copy]")) {
   try {
     button.dataset.copy = new URL(new URL(button.dataset.copy, location.origin).pathname, location.origin).href;
   } catch { /* keep the server's */ }
-  button.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(button.dataset.copy);
-      button.textContent = "Link copied";
-    } catch {
-      window.prompt("Copy this link", button.dataset.copy);
-    }
-  });
 }
-
-for (const form of document.querySelectorAll("form[data-confirm]")) {
-  form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-  });
-}
+copyButtons(document.querySelectorAll("[data-copy]"));
+confirmForms(document.querySelectorAll("form[data-confirm]"));
