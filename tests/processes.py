@@ -1,6 +1,7 @@
 """Running the project's own processes in tests: free ports, waiting on conditions, process groups."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,10 +25,27 @@ def test_database_url() -> str:
 test_database_url.__test__ = False
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never the same twice in one test run.
+
+    Ports come from below the kernel's ephemeral range (32768 and up), so an outgoing connection
+    cannot take one between this check and the process that binds it; asking the kernel for port 0
+    instead gave two processes of one stack the same port (Redis and Janus's admin server) when a
+    port was handed back before its process had bound it."""
+    while True:
+        port = random.randrange(20000, 32000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def wait_for(condition, *, timeout: float, interval: float = 0.1):
