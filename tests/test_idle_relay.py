@@ -27,7 +27,7 @@ IDLE = 60.0
 # Frames sent after the silence, each this long after the previous one arrived: the relay's read
 # that follows a frame has then just run out (5 s), so a relay that paused a second after such a
 # read would still be pausing when the next frame comes.
-FRAMES, SPACING = 4, 5.5
+FRAMES, SPACING = 2, 5.5
 DEADLINE = 0.1
 TROUBLE = ("could not receive", "TimeoutError", "Traceback")
 

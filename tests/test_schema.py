@@ -46,7 +46,7 @@ from .processes import Process, free_port, test_database_url, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
-EXAMPLES = int(os.environ.get("SCHEMA_TEST_EXAMPLES", "50"))
+EXAMPLES = int(os.environ.get("SCHEMA_TEST_EXAMPLES", "30"))
 SEED = int(os.environ.get("SCHEMA_TEST_SEED", "20261204"))
 PASSWORD = "correct horse battery"
 
