@@ -15,6 +15,7 @@ import requests
 from rest_framework.authtoken.models import Token
 
 from analytics.models import ListenerSample
+from clips import wav
 from clips.models import Clip
 from tests.factories import UserFactory
 from tests.processes import ROOT, wait_for
@@ -59,7 +60,11 @@ def test_a_listener_clips_a_live_recorded_space_and_the_host_reads_its_analytics
     sign_in(listener, stack.base, "clipper")
     listener.goto(f"{stack.base}/s/{code}/")
     listener.click("#listen")
-    # The host's tone has been in the recording since they came on stage, seconds ago.
+    # The host's tone has been in the recording since they came on stage: wait for three seconds
+    # of it (a loaded machine can be slower to get here than to start the recording).
+    growing = Path(stack.env["MEDIA_ROOT"]) / "recordings" / f"space-{code}.wav.tmp"
+    recorded = wait_for(lambda: recorded_seconds(growing) >= 3.0, timeout=20)
+    assert recorded, f"the recording holds {recorded_seconds(growing)} s"
     listener.click("#clip-make")
     listener.wait_for_function("!document.getElementById('clip-status').textContent.startsWith('Clipping')", timeout=20000)
     assert listener.is_visible("#clip-made"), listener.text_content("#clip-status")
@@ -94,3 +99,12 @@ def test_a_listener_clips_a_live_recorded_space_and_the_host_reads_its_analytics
     assert on_stage.text_content("#stat-peak") == "1" and on_stage.text_content("#stat-clip-plays") != "0"
     shoot(on_stage, "analytics")
     assert visitor.goto(f"{stack.base}/dashboard/spaces/{code}/analytics/").url.startswith(f"{stack.base}/accounts/login/")
+
+
+def recorded_seconds(growing: Path) -> float:
+    """How many seconds of audio a growing recording holds now (0 before it exists)."""
+    try:
+        fmt = wav.read_format(growing)
+        return wav.audio_bytes(growing, fmt) / fmt.byte_rate
+    except (OSError, wav.NotAWav):
+        return 0.0
