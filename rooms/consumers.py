@@ -62,6 +62,12 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     guest: guests.Guest | None = None
     guest_present = False
     guest_listening = False
+    # A signed-in viewer who is not on stage only watches (not counted, not named) until their
+    # page joins the audio and says ``listening``; ``viewer`` is their row meanwhile, if any.
+    # Their sockets are capped per account from the start (``cap_key``).
+    signed_in: Visitor | None = None
+    viewer: Participant | None = None
+    capped: str | None = None
     space_relay: relay.SpaceRelay | None = None
 
     async def connect(self):
@@ -110,9 +116,10 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if key is not None and self.space.state == Space.State.LIVE:
             # Never raises: with Redis down it is retried until Redis answers.
             await relay.connection_closed(self.space.pk, key, self.connection_id)
-        if key is not None:
+        cap = self.cap_key()
+        if cap is not None:
             try:
-                await throttles.socket_release(self.space.pk, key, self.connection_id)
+                await throttles.socket_release(self.space.pk, cap, self.connection_id)
             except REDIS_ERRORS:
                 pass  # its slot expires on its own (presence.CONNECTED_TTL)
 
@@ -124,21 +131,43 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return self.participant.pk
         return self.guest.key if self.guest is not None and self.guest_present else None
 
+    def cap_key(self) -> int | str | None:
+        """Whose open sockets this one counts among (``throttles.socket_admit``): a signed-in
+        person's account (``u<user pk>``, watching or not), a signed-out listener's ``g<uid>``."""
+        if self.capped is not None:
+            return self.capped
+        return self.presence_key()
+
     def _arrive(self, visitor: Visitor) -> Participant | None:
-        """Join the live Space (a signed-in visitor): being connected is being present. None while
-        only watching.
+        """A signed-in visitor's socket arrives in the live Space. Someone on stage (host, co-host,
+        speaker) is present by being connected; anyone else only watches (None) until their page
+        joins the audio and says ``listening`` (``_listen``): opening the page is not listening,
+        and costs no database write.
 
         Only a known visitor arrives (a session, or the share page's ticket): a socket with
         neither watches, so that connecting again and again makes no new listeners. Raises
-        ``Throttled`` (joins per client address) and ``TooManySockets`` (sockets per person)."""
+        ``Removed`` (blocked), ``Throttled`` (joins per client address) and ``TooManySockets``
+        (sockets per person)."""
         if not visitor.known:
             self.watch_only = InvalidInput(NO_SESSION, code="session_required")
             return None
-        quiet = visitor.signed_in and parse_qs(self.scope.get("query_string", b"").decode()).get("quiet") == ["1"]
+        self.signed_in = visitor
         existing = selectors.participant_for(space=self.space, visitor=visitor)
+        if existing is not None and existing.blocked:
+            raise Removed()
+        if self.space.state == Space.State.LIVE:
+            self._admit(f"u{visitor.user.pk}")
+        if existing is None or not existing.is_speaking_role:
+            self.viewer = existing
+            return None
+        return self._listen(visitor, existing)
+
+    def _listen(self, visitor: Visitor, existing: Participant | None) -> Participant | None:
+        """Make a signed-in visitor present in the live Space through this socket (``space_join``,
+        idempotent while present); None if the Space is not live."""
+        quiet = parse_qs(self.scope.get("query_string", b"").decode()).get("quiet") == ["1"]
         opened = existing is not None and not existing.blocked and existing.is_present
         if opened:
-            self._admit(existing)
             # Counted before joining: a presence sweep that runs meanwhile sees this socket and
             # does not make them leave just as they come back.
             presence.connection_open(self.space.pk, existing.pk, self.connection_id)
@@ -155,32 +184,53 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 presence.connection_drop(self.space.pk, existing.pk, self.connection_id)
             return None
         if not opened or existing.pk != participant.pk:
-            self._admit(participant)
             presence.connection_open(self.space.pk, participant.pk, self.connection_id)
         return participant
 
-    def _admit(self, participant: Participant) -> None:
-        if not throttles.socket_admit(self.space.pk, participant.pk, self.connection_id, now=time.time()):
+    def _admit(self, key: str) -> None:
+        if not throttles.socket_admit(self.space.pk, key, self.connection_id, now=time.time()):
             raise TooManySockets(attendance.SOCKETS_FULL.format(n=settings.SPACES_SOCKETS_PER_PERSON))
+        self.capped = key
+
+    def _listen_now(self) -> bool:
+        """The ``listening`` frame of a signed-in viewer: present (and counted) from now on. True
+        if this socket became their presence."""
+        if self.space.state == Space.State.LIVE and self.capped is None:
+            self._admit(f"u{self.signed_in.user.pk}")  # arrived before the Space went live
+        existing = selectors.participant_for(space=self.space, visitor=self.signed_in)
+        if existing is not None and existing.blocked:
+            raise Removed()
+        self.participant = self._listen(self.signed_in, existing)
+        if self.participant is not None:
+            self.viewer = None
+        return self.participant is not None
 
     def _read_snapshot(self, arrive: bool, relisten: bool = False) -> dict:
         if arrive and self.guest is None and self.participant is None:
-            visitor = visitor_for_scope(self.scope)
+            visitor = self.signed_in or visitor_for_scope(self.scope)
             if visitor.known and not visitor.signed_in:
                 self.guest = selectors.guest_for(space=self.space, visitor=visitor, client=self.client)
             else:
                 self.participant = self._arrive(visitor)
         if self.guest is None:
-            return snapshot.space_snapshot(space_id=self.space.pk, viewer=self.participant)
+            seat = self.participant or self.viewer
+            if seat is None:
+                # Someone watching (no row here): everyone watching sees the same snapshot.
+                return arrivals.watcher_snapshot(self.space.pk, newest_seq=self._newest_seq())
+            return snapshot.space_snapshot(space_id=self.space.pk, viewer=seat)
         return self._guest_snapshot(arrive, relisten)
+
+    def _newest_seq(self) -> float:
+        """The highest seq this process's relay of the Space has seen (a cached snapshot at or
+        past it is current); infinite without a relay, so that nothing cached is trusted."""
+        return self.space_relay.last_seq if self.space_relay is not None else math.inf
 
     def _guest_snapshot(self, arrive: bool, relisten: bool) -> dict:
         """A signed-out listener's snapshot, with no database read when this process has the
         Space's current one (``rooms.arrivals``); their socket arrives once the Space is live."""
-        newest = self.space_relay.last_seq if self.space_relay is not None else math.inf
         if relisten and self.guest_listening:
             services.guest_listen(space=self.space, guest=self.guest)  # Redis lost it: back in
-        data, self.guest_listening = arrivals.guest_snapshot(self.space.pk, self.guest, newest_seq=newest)
+        data, self.guest_listening = arrivals.guest_snapshot(self.space.pk, self.guest, newest_seq=self._newest_seq())
         if arrive and not self.guest_present and data["data"]["space"]["state"] == Space.State.LIVE:
             self.space.state = Space.State.LIVE
             services.guest_arrive(space=self.space, guest=self.guest, connection_id=self.connection_id)
@@ -200,10 +250,14 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 return None
             visitor = visitor_for_scope(self.scope)  # the ticket alone: no database
             if not visitor.known:
-                return None
+                # Neither session nor ticket: a page viewer, who watches (``_arrive``), and a
+                # crowd of them costs no thread hop and no database read either.
+                shared = arrivals.cached_watcher_snapshot(self.space.pk, newest_seq=self._newest_seq())
+                if shared is not None:
+                    self.watch_only = InvalidInput(NO_SESSION, code="session_required")
+                return shared
             self.guest = selectors.guest_for(space=self.space, visitor=visitor, client=self.client)
-        newest = self.space_relay.last_seq if self.space_relay is not None else math.inf
-        shared = arrivals.cached_watcher_snapshot(self.space.pk, newest_seq=newest)
+        shared = arrivals.cached_watcher_snapshot(self.space.pk, newest_seq=self._newest_seq())
         if shared is None:
             return None
         live = shared["data"]["space"]["state"] == Space.State.LIVE
@@ -264,11 +318,13 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         if not self.closing and self.space is not None:
             self.spawn(self.send_snapshot(relisten=True))
 
-    def presence_member(self) -> tuple[int | str, str] | None:
-        key = self.presence_key()
-        if key is None or self.closing or self.space.state != Space.State.LIVE:
+    def presence_member(self) -> tuple[int | str | None, str, int | str] | None:
+        """What the relay's heartbeat renews: this socket's presence (None for a signed-in
+        viewer who only watches), its connection id, and its slot among its person's sockets."""
+        key, cap = self.presence_key(), self.cap_key()
+        if cap is None or self.closing or self.space.state != Space.State.LIVE:
             return None
-        return key, self.connection_id
+        return key, self.connection_id, cap
 
     async def deliver(self, frame: dict, text: str, audience: str) -> None:
         """A frame of this Space, from the relay: write it out, and follow what it says about us."""
@@ -293,7 +349,8 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             if kind == "participant.removed":
                 await self.stop(CLOSE_REMOVED)
             return
-        if self.participant is None or not isinstance(about, dict) or about.get("id") != self.participant.uid:
+        mine = self.participant or self.viewer
+        if mine is None or not isinstance(about, dict) or about.get("id") != mine.uid:
             return
         if kind == "participant.removed":
             await self.stop(CLOSE_REMOVED)
@@ -337,8 +394,12 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     async def on_listening(self, message):
         """The page plays the Space's audio (said after the join API, and again on every
         reconnect): a signed-out listener is counted among the listeners (idempotent: as the
-        join does), and this socket puts them back if Redis loses them. Trusted no more than the
-        join API is: one identity counts once, and arrivals are throttled per address."""
+        join does), and this socket puts them back if Redis loses them; a signed-in viewer
+        becomes present through this socket (joined, counted, named unless quiet) and gets a
+        fresh snapshot (their own actions change). Trusted no more than the join API is: one
+        identity counts once, and arrivals are throttled per address."""
+        if self.signed_in is not None and self.participant is None and self.space is not None:
+            return await self.signed_in_listens()
         if self.guest is None or not self.guest_present:
             return
         try:
@@ -349,10 +410,32 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             return await self.realtime_unavailable(error)
         self.guest_listening = True
 
+    async def signed_in_listens(self) -> None:
+        try:
+            async with self.snapshot_lock:
+                listening = await database_sync_to_async(self._listen_now)()
+        except Removed as error:
+            await self.send_error(error.code, error.detail)
+            return await self.stop(CLOSE_REMOVED)
+        except (Throttled, TooManySockets) as error:
+            await self.send_error(error.code, error.detail, **error.extra)
+            return await self.stop(CLOSE_TOO_MANY)
+        except SpaceError as error:
+            return await self.refuse(error.code, error.detail, **error.extra)
+        except outages.DATABASE_ERRORS as error:
+            return await self.database_unavailable(error)
+        except REDIS_ERRORS as error:
+            return await self.realtime_unavailable(error)
+        if listening:
+            await self.send_snapshot()
+
     async def on_reaction(self, message):
         if not self.reactions.take(time.monotonic()):
             return await self.refuse("rate_limited", f"At most {REACTIONS_PER_SECOND} reactions a second.")
         who = self.participant or (selectors.guest_wire(self.guest) if self.guest_present else None)
+        if who is None and self.signed_in is not None and self.capped is not None:
+            # A signed-in viewer who watches reacts as a signed-out one may (not counted for it).
+            who = selectors.viewer_wire(visitor=self.signed_in, row=self.viewer)
         if who is None:
             return await self.refuse("not_present", "Reactions are for people in a live Space.")
         try:

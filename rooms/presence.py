@@ -53,9 +53,10 @@ def spaces_key() -> str:
     return f"{_prefix()}:{SPACES_KEY}"
 
 
-def sockets_key(space_id: int, participant_id: int) -> str:
+def sockets_key(space_id: int, participant_id: int | str) -> str:
     """One person's open sockets in a Space (connection ids scored by expiry), which
-    ``rooms.throttles`` caps; renewed with their presence."""
+    ``rooms.throttles`` caps; renewed with their presence. Keyed by a signed-in person's account
+    (``u<user pk>``: watching or present) or a signed-out listener's ``g<uid>``."""
     return f"{space_key(space_id)}:sockets:{participant_id}"
 
 
@@ -163,21 +164,29 @@ def open_sockets(space_id: int, participant_id: int) -> int:
     return sync_client().zcount(sockets_key(space_id, participant_id), time.time(), "+inf")
 
 
-async def connections_alive(space_id: int, members: list[tuple[int, str]]) -> None:
+async def connections_alive(space_id: int, members: list[tuple]) -> None:
     """Push forward the expiry of a process's open sockets in a Space, adding any that are
     missing: a Redis restarted empty gets them all back on the next heartbeat. (Only sockets of a
-    live Space are passed: an ended Space is not brought back.)"""
+    live Space are passed: an ended Space is not brought back.)
+
+    A member is ``(presence key, connection id)``, or ``(presence key, connection id, slot key)``
+    when the socket counts among its person's sockets (``sockets_key``) under another key (a
+    signed-in person's account); a presence key of None is a socket that only watches: its slot
+    is renewed, it makes nobody present."""
     if not members:
         return
     expires = time.time() + CONNECTED_TTL
     key = space_key(space_id)
+    present = {member(m[0], m[1]): expires for m in members if m[0] is not None}
     async with async_client().pipeline(transaction=False) as pipe:
-        pipe.zadd(key, {member(p, c): expires for p, c in members})
-        pipe.expire(key, KEY_TTL)
-        pipe.sadd(spaces_key(), space_id)
-        for p, c in members:
-            pipe.zadd(sockets_key(space_id, p), {c: expires})
-            pipe.expire(sockets_key(space_id, p), 2 * CONNECTED_TTL)
+        if present:
+            pipe.zadd(key, present)
+            pipe.expire(key, KEY_TTL)
+            pipe.sadd(spaces_key(), space_id)
+        for m in members:
+            slot = m[2] if len(m) > 2 else m[0]
+            pipe.zadd(sockets_key(space_id, slot), {m[1]: expires})
+            pipe.expire(sockets_key(space_id, slot), 2 * CONNECTED_TTL)
         await pipe.execute()
 
 

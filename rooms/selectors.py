@@ -148,6 +148,16 @@ def guest_for(*, space: Space, visitor: Visitor, client: str = "") -> guests.Gue
     return guests.Guest(uid=guests.guest_uid(space.pk, visitor.anon_id), name=visitor.name, anon_id=visitor.anon_id, address=client)
 
 
+def viewer_wire(*, visitor: Visitor, row: Participant | None) -> Participant:
+    """A signed-in visitor who watches a live Space without listening (not counted), in a
+    participant's shape for what a watcher may do (react, as a signed-out watcher may): an
+    unsaved row under their row's id, or ``u<user pk>`` if they have none (never saved)."""
+    return Participant(
+        uid=row.uid if row is not None else f"u{visitor.user.pk}", display_name=visitor.name,
+        role=Role.LISTENER, user=visitor.user, quiet=bool(row and row.quiet),
+    )
+
+
 def presence_counts(*, space: Space) -> tuple[int, int]:
     """``(present, listeners)``: the Space's present rows in one pass, and its signed-out listeners."""
     counts = participants_present(space=space).aggregate(

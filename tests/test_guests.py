@@ -144,6 +144,41 @@ def test_a_signed_out_listeners_id_is_stable_per_space_and_reveals_nothing(live_
 
 
 @pytest.mark.asyncio
+async def test_a_crowd_of_page_viewers_without_session_or_ticket_costs_no_sql_either():
+    """Before: a socket with neither session nor ticket (a page viewer as a crawler or an embed
+    opens it) read the snapshot from the database on every connect, in a thread: about 60 such
+    arrivals a second per process (``bench/daphne_floor.py``). Now they share the cached
+    watcher's snapshot, are told once that they only watch, and count nowhere."""
+    host, space = await start_space()
+    host_ws = await connect(space, host)
+    first = WebsocketCommunicator(application, f"/ws/spaces/{space.code}/", headers=[ORIGIN])
+    await first.connect(timeout=5)
+    await first.receive_json_from(timeout=5)
+    crowd = []
+    with QueryCounter() as counter:
+        for _ in range(20):
+            ws = WebsocketCommunicator(application, f"/ws/spaces/{space.code}/", headers=[ORIGIN])
+            assert (await ws.connect(timeout=5))[0]
+            snapshot = await ws.receive_json_from(timeout=5)
+            assert snapshot["type"] == "snapshot" and snapshot["data"]["me"] is None
+            told = await ws.receive_json_from(timeout=5)
+            assert told["type"] == "error" and told["data"]["code"] == "session_required", told
+            crowd.append(ws)
+    assert counter.statements == []
+    assert guests.count(space.pk) == 0
+    assert await sync_to_async(selectors.listener_count)(space=space) == 0
+    # And they still get the room's frames.
+    speaker = await sync_to_async(lambda: services.space_join(space=space, visitor=Visitor.of(host)))()
+    await sync_to_async(services.participant_set_muted)(space=space, actor=host, participant=speaker, muted=True)
+    for ws in crowd[:3]:
+        while (frame := await ws.receive_json_from(timeout=5))["type"] != "participant.muted":
+            pass
+    for ws in [first, *crowd]:
+        await ws.disconnect()
+    await host_ws.close()
+
+
+@pytest.mark.asyncio
 async def test_a_cached_snapshot_is_never_older_than_a_frame_the_relay_has_passed_on():
     """A watcher arriving after a change gets it, though the snapshot before it was cached."""
     host, space = await start_space()

@@ -73,9 +73,15 @@ class Socket:
         await self.ws.disconnect()
 
 
-async def connect(space, user=None, *, quiet=False, anonymous=True, headers=None, listen=False) -> Socket:
+async def connect(space, user=None, *, quiet=False, anonymous=True, headers=None, listen=None) -> Socket:
     """A socket of ``user``, or of a signed-out listener ("Listener 4242"), who with ``listen``
-    also joins the audio (as the page's Listen does: the join, then a ``listening`` frame)."""
+    also joins the audio (as the page's Listen does: the join, then a ``listening`` frame).
+
+    A signed-in user listens unless ``listen=False`` (opening the page only watches): a listener's
+    socket says ``listening`` and waits for the snapshot that answers it (``socket.snapshot``);
+    someone on stage is present from the start."""
+    if listen is None:
+        listen = user is not None
     anon_id = f"anon-{secrets.token_hex(6)}"
     cookie = await sync_to_async(session_cookie)(user, anon_id=anon_id) if (user or anonymous) else None
     path = f"/ws/spaces/{space.code}/" + ("?quiet=1" if quiet else "")
@@ -90,6 +96,10 @@ async def connect(space, user=None, *, quiet=False, anonymous=True, headers=None
     if listen and user is None:
         await sync_to_async(services.space_join)(space=space, visitor=Visitor.anonymous(anon_id, "Listener 4242"))
         await socket.send({"type": "listening"})
+    me, live = snapshot["data"]["me"], snapshot["data"]["space"]["state"] == "live"
+    if listen and user is not None and live and (me is None or me["role"] == "listener"):
+        await socket.send({"type": "listening"})
+        socket.snapshot = await socket.frame_of("snapshot")
     return socket
 
 
@@ -349,7 +359,11 @@ async def test_a_scheduled_space_page_turns_live_and_present_without_reconnectin
     started = await visitor.frame_of("space.started")
     assert started["data"]["state"] == "live"
     snapshot = await visitor.frame_of("snapshot")
-    assert snapshot["data"]["me"]["role"] == "listener"
+    # Watching until their page joins the audio; then present and counted.
+    assert snapshot["data"]["me"] is None and snapshot["data"]["listener_count"] == 0
+    await visitor.send({"type": "listening"})
+    snapshot = await visitor.frame_of("snapshot")
+    assert snapshot["data"]["me"]["role"] == "listener" and snapshot["data"]["listener_count"] == 1
     # A signed-out visitor's socket is their presence from then on (watching until they listen).
     assert (await guest.frame_of("space.started"))["data"]["state"] == "live"
     assert await wait_until(lambda: presence.connection_count(space.pk) == 2)

@@ -77,7 +77,8 @@ function micBadge(person) {
 const micWord = (person) => (person.muted ? "muted by host" : person.self_muted ? "muted" : "");
 
 function tile(state, person, openId, onAction) {
-  const talking = state.speaking.includes(person.id);
+  // A muted microphone is silent in the mix, whatever the media server last said about it.
+  const talking = state.speaking.includes(person.id) && !person.muted && !person.self_muted;
   return el(
     "li", { class: talking ? "person speaking" : "person", "data-id": person.id, "data-mic": micWord(person) },
     el("span", { class: "avatar", "aria-hidden": "true" }, (person.name || "?")[0].toUpperCase()),
@@ -185,7 +186,8 @@ function renderOver(root, state) {
       // Played through the Space's replay link, which counts the play (host analytics).
       el("audio", { class: "replay", controls: "", preload: "none", src: `/s/${state.space.code}/replay/` }),
       el("p", { class: "muted small" }, el("a", { href: url, download: "", id: "replay-download" }, "Download the replay")),
-      root.dataset.host === "1" ? el("button", { type: "button", class: "secondary small", id: "delete-replay" }, "Delete the replay") : null,
+      // (replaceChildren would write a null out as the text "null": only the host gets the button.)
+      ...(root.dataset.host === "1" ? [el("button", { type: "button", class: "secondary small", id: "delete-replay" }, "Delete the replay")] : []),
     );
   } else if (state.space.record && state.space.state === "ended") {
     replay.replaceChildren(el("p", { class: "muted small" }, "The replay is being prepared; it appears here by itself."));
@@ -195,9 +197,10 @@ function renderOver(root, state) {
 /** A talking ring on or off, without redrawing the room. */
 export function markSpeaking(id, talking) {
   for (const node of document.querySelectorAll(`.person[data-id="${CSS.escape(String(id))}"]`)) {
-    node.classList.toggle("speaking", talking);
+    const heard = talking && !node.dataset.mic; // muted (by the host or themself): never "speaking"
+    node.classList.toggle("speaking", heard);
     const label = node.querySelector(".talking");
-    if (label) label.textContent = talking ? "speaking" : node.dataset.mic || "";
+    if (label) label.textContent = heard ? "speaking" : node.dataset.mic || "";
   }
 }
 

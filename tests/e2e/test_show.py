@@ -26,10 +26,15 @@ ZONE = "Europe/Berlin"
 SILENCE, SOUND = 0.003, 0.01
 
 
-def shoot(page, name: str):
+def shoot(page, name: str, *, fits: bool = True):
+    """Screenshots at phone and desktop sizes; with ``fits``, the page must not be wider than the
+    screen at either (a long word or address widening a phone's page shows up here)."""
     ARTIFACTS.mkdir(exist_ok=True)
     for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
         page.set_viewport_size(size)
+        if fits:
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= size["width"], f"{name} is {width}px wide on a {size['width']}px screen"
         page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
 
@@ -128,6 +133,12 @@ def test_a_whole_show(stack, browser):
     host.click("#mic")
     assert host.text_content("#mic").strip() == "🔇 Unmute my mic"
     assert wait_for(lambda: audio_level(listener) < SILENCE, timeout=10)
+    # Everyone sees the host's own mute, and a muted host is never shown as speaking.
+    watcher.wait_for_selector("#stage .person:has-text('dj_host') .mic-self", timeout=5000)
+    for page in (watcher, listener):
+        host_tile = page.locator("#stage .person", has_text="dj_host")
+        assert host_tile.locator(".talking").text_content().strip() == "muted"
+        assert "speaking" not in host_tile.get_attribute("class").split()
     fan.click("#hand")
     # The fan is told, and can take it back.
     fan.wait_for_selector("#toasts-dock >> text=Request sent", timeout=5000)
