@@ -123,6 +123,19 @@ def reaction(emoji: str, *, by: str | None) -> Event:
     return Event("reaction", {"emoji": emoji, "by": by}, ephemeral=True)
 
 
+# --- captions (the ``captions`` app builds the data; docs/CAPTIONS.md) -----------------------------
+
+
+def captions_updated(data: dict) -> Event:
+    """Captions turned on or off, or a speaker's consent given or revoked: ``{"on", "captioned"}``."""
+    return Event("captions.updated", data)
+
+
+def caption(data: dict) -> Event:
+    """Words of consenting speakers, as they come (``final`` false) and once an utterance ends."""
+    return Event("caption", data, ephemeral=True)
+
+
 EVENT_TYPES = frozenset(
     {
         "space.started",
@@ -142,6 +155,8 @@ EVENT_TYPES = frozenset(
         "speaking",
         "reaction",
         "listeners.count",
+        "captions.updated",
+        "caption",
     }
 )
 

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "accounts",
     "clips",
     "analytics",
+    "captions",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +305,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-replays": {"task": "rooms.tasks.replays_expire_task", "schedule": 3600.0},
     # Clips go with their replay (rooms.signals.replay_removed); this catches the rest.
     "expire-clips": {"task": "clips.tasks.clips_expire_task", "schedule": 3600.0},
+    "expire-transcripts": {"task": "captions.tasks.transcripts_expire_task", "schedule": 3600.0},
     # Host analytics: every live Space's listener count (analytics.services.listeners_sample).
     "sample-listeners": {
         "task": "analytics.tasks.listeners_sample_task",
@@ -482,6 +484,16 @@ if not 0 < TURN["PORT"] < 65536 or not 0 <= TURN["TLS_PORT"] < 65536 or TURN["TT
 
 # The media server the app drives (rooms.media): Janus, or the in-memory fake the tests use.
 SPACES_MEDIA_SERVER = os.environ.get("SPACES_MEDIA_SERVER", "rooms.media.janus.JanusMediaServer")
+# Who else takes a room's mix (rooms.media.extra_forwards): functions of a room id giving
+# (host, port, ssrc) forwards; live captions (captions/, docs/CAPTIONS.md) while they are on.
+SPACES_MEDIA_FORWARDS = ["captions.forwarding.forwards"]
+# Live captions: the worker (manage.py captions_worker) takes the forwarded mix of each captioned
+# Space on this UDP address (loopback: only this machine can send to it).
+CAPTIONS = {
+    "ENABLED": env_bool("CAPTIONS_ENABLED", True),
+    "HOST": os.environ.get("CAPTIONS_HOST", "127.0.0.1"),
+    "PORT": int(os.environ.get("CAPTIONS_PORT", "5010")),
+}
 
 # Security: strict when DEBUG is off; each can be relaxed by environment behind a TLS proxy.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

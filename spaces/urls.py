@@ -4,6 +4,7 @@ from django.conf import settings
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analytics import urls as analytics_urls
+from captions import urls as captions_urls
 from clips import urls as clips_urls
 from rooms.janus_events import janus_events
 from rooms.views import media_file
@@ -23,6 +24,7 @@ urlpatterns = [
     path("api/spaces/<str:code>/reminder/", ReminderView.as_view(), name="api-space-reminder"),
     path("api/", include(clips_urls.api_urlpatterns)),
     path("api/", include(analytics_urls.api_urlpatterns)),
+    path("api/", include(captions_urls.api_urlpatterns)),
     path("api/", include("rooms.api.urls")),
     path("media/janus-events/", janus_events, name="janus-events"),
     path("healthz", healthz, name="healthz"),
@@ -31,6 +33,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include(clips_urls.urlpatterns)),
     path("", include(analytics_urls.urlpatterns)),
+    path("", include(captions_urls.urlpatterns)),
     path("", include("rooms.urls")),
 ]
 

@@ -31,7 +31,8 @@ SECRETS = (
     "SECRET_KEY", "JANUS_ADMIN_KEY", "JANUS_ADMIN_SECRET", "JANUS_ROOM_SECRET", "JANUS_TOKEN_SECRET",
     "JANUS_EVENTS_SECRET", "TURN_SECRET",
 )
-UNITS = ("spaces-web.service", "spaces-worker.service", "spaces-beat.service", "spaces-janus.service")
+UNITS = ("spaces-web.service", "spaces-worker.service", "spaces-beat.service", "spaces-janus.service",
+         "spaces-captions.service")
 SHELL_SCRIPTS = ("deploy/install", "deploy/with-env", "deploy/manage", "deploy/coturn/sync-cert", "deploy/install-system-deps")
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from captions import services as captions_services
 from rooms import batches, errors, publisher, services
 from rooms.events import EVENT_TYPES
 from rooms.identity import Visitor
@@ -652,6 +653,9 @@ def test_every_frame_has_the_one_wire_shape(host, published):
         space = services.space_go_live(space=space, actor=host)
         host_seat = join(space, host)
         services.space_pin_link(space=space, actor=host, url="https://example.org/", label="")
+        captions_services.captions_set(space=space, actor=host, on=True)
+        captions_services.consent_give(space=space, actor=host)
+        captions_services.segment_add(space_id=space.pk, speakers=[host_seat.uid], start=0, end=1, text="hello")
         person, other = join(space), join(space)
         services.space_join(space=space, visitor=Visitor.anonymous("anon-3", "Listener 7777"))
         services.hand_raise(space=space, participant=person)

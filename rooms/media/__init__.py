@@ -124,3 +124,13 @@ def media_server() -> MediaServer:
 
 def enabled() -> bool:
     return bool(settings.JANUS["ENABLED"])
+
+
+def extra_forwards(room_id: int) -> set[tuple[str, int, int]]:
+    """Who else takes a room's mix besides its listeners (live captions): ``(host, port, ssrc)``
+    forwards, from the functions ``settings.SPACES_MEDIA_FORWARDS`` names (by path, so this layer
+    imports no app above it). ``room_open`` keeps exactly these, and stops them when they go."""
+    targets: set[tuple[str, int, int]] = set()
+    for path in settings.SPACES_MEDIA_FORWARDS:
+        targets |= set(_server_class(path)(room_id))
+    return targets

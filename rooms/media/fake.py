@@ -7,7 +7,7 @@ test can read what the services made the media server do, and in what state they
 import threading
 from dataclasses import dataclass, field
 
-from . import MediaError, Rooms, browser_credentials
+from . import MediaError, Rooms, browser_credentials, extra_forwards
 
 
 @dataclass
@@ -18,6 +18,8 @@ class FakeRoom:
     muted: set[int] = field(default_factory=set)
     record_file: str | None = None
     pin: str = ""
+    # Forwards of the mix besides the listeners' (captions): (host, port, ssrc).
+    forwards: set = field(default_factory=set)
 
 
 class FakeMediaServer:
@@ -51,9 +53,10 @@ class FakeMediaServer:
         self._record("room_open", room_id=room_id, allowed=sorted(allowed), pin=pin, record_file=record_file)
         room = self.room_state.get(room_id)
         if room is None:
-            self.room_state[room_id] = FakeRoom(allowed=set(allowed), record_file=record_file, pin=pin)
+            room = self.room_state[room_id] = FakeRoom(allowed=set(allowed), record_file=record_file, pin=pin)
         else:  # as Janus: an existing room keeps its allowed list (the sync sets it); the PIN is put right
             room.pin = pin
+        room.forwards = extra_forwards(room_id)  # as Janus: exactly these, the others stopped
 
     def room_close(self, *, room_id: int) -> None:
         self._record("room_close", room_id=room_id)

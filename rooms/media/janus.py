@@ -37,7 +37,7 @@ import redis
 import requests
 from django.conf import settings
 
-from . import MediaError, Rooms, browser_credentials, nodes
+from . import MediaError, Rooms, browser_credentials, extra_forwards, nodes
 from .nodes import Node
 
 logger = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ class JanusMediaServer:
                 self._bridge_open(bridge, room_id, allowed, record_file)
                 with plugin(STREAMING, node) as streaming:
                     port = self._mountpoint_open(streaming, room_id, pin, node)
-                self._forward(bridge, room_id, {(node.forward_host, port)})
+                self._forward(bridge, room_id, {(node.forward_host, port)}, extra_forwards(room_id))
             return
         up = nodes.healthy()
         if not up:
@@ -228,7 +228,7 @@ class JanusMediaServer:
             for node in carrying:
                 with plugin(STREAMING, node) as streaming:
                     targets.add((node.forward_host, self._mountpoint_open(streaming, room_id, pin, node)))
-            self._forward(bridge, room_id, targets)
+            self._forward(bridge, room_id, targets, extra_forwards(room_id))
         for node in up:
             if node != home:
                 self._bridge_close(room_id, node)
@@ -262,7 +262,9 @@ class JanusMediaServer:
                 "is_private": True,
                 "sampling_rate": 48000,
                 "audiolevel_event": True,
-                "audio_active_packets": 50,
+                # Talking is judged over windows of 25 packets (0.5 s): the live captions' consent
+                # gate waits for these notices (docs/CAPTIONS.md), so they should not lag long.
+                "audio_active_packets": 25,
                 "audio_level_average": 60,
                 "allowed": allowed,
             },
@@ -332,8 +334,13 @@ class JanusMediaServer:
             raise MediaError(f"Mountpoint {room_id} exists but does not take this room's secret.")
         return info
 
-    def _forward(self, bridge: PluginSession, room_id: int, targets: set[tuple[str, int]]) -> None:
-        """Exactly one forward of the room's mix to each mountpoint (address, port)."""
+    def _forward(self, bridge: PluginSession, room_id: int, targets: set[tuple[str, int]],
+                 extras: set[tuple[str, int, int]] = frozenset()) -> None:
+        """Exactly one forward of the room's mix to each mountpoint (address, port), and to each of
+        ``extras`` (address, port, SSRC: the captions worker while captions are on); any other
+        forward is stopped."""
+        ssrcs = {(host, port): ssrc for host, port, ssrc in extras}
+        targets = set(targets) | set(ssrcs)
         listing = bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))
         forwarding = set()
         for forwarder in listing.get("rtp_forwarders", []):
@@ -343,12 +350,10 @@ class JanusMediaServer:
                 continue
             bridge.message(_secret({"request": "stop_rtp_forward", "room": room_id, "stream_id": forwarder["stream_id"]}, room_id))
         for host, port in sorted(targets - forwarding):
-            bridge.message(
-                _secret(
-                    {"request": "rtp_forward", "room": room_id, "host": host, "port": port, "codec": "opus", "ptype": OPUS_PT},
-                    room_id,
-                )
-            )
+            request = {"request": "rtp_forward", "room": room_id, "host": host, "port": port, "codec": "opus", "ptype": OPUS_PT}
+            if (host, port) in ssrcs:
+                request["ssrc"] = ssrcs[(host, port)]
+            bridge.message(_secret(request, room_id))
 
     def room_close(self, *, room_id: int) -> None:
         """Destroy the room and its mountpoints (whatever of them exists) on every node that

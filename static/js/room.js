@@ -65,6 +65,7 @@ const QUIET_EFFECTS = new Set(["speaking", "reaction", "error"]);
 
 function onFrame(frame) {
   follow(applyFrame(state, frame));
+  root.dispatchEvent(new CustomEvent("spaces:frame", { detail: frame })); // captions.js follows frames too
 }
 
 // Deltas that came early wait a moment for the ones before them, and resync requests are spaced:
@@ -264,6 +265,8 @@ $("mic").addEventListener("click", () => {
   return attempt(async () => { state = withMe(state, await api("PUT", "mic/", { muted })); draw(); });
 });
 $("hand")?.addEventListener("click", () => attempt(async () => {
+  // Opening the page is only watching: asking to speak joins the audio first (counted from then).
+  if (!page.listening && !page.starting) await listen();
   const raised = Boolean(state.me?.hand_raised);
   const me = await api(raised ? "DELETE" : "POST", "hand/");
   state = withMe(state, me);
