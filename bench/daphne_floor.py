@@ -4,7 +4,8 @@ server, all in the same run.
 
 Steps (``bench/floor_apps.py``): ``bare`` ASGI callable on daphne; a Channels consumer; that
 consumer behind the project's websocket middleware; the project's application (a watcher's
-socket: the Space's snapshot and relay, no ticket). Each server is one process; N clients (spread
+socket: the Space's snapshot and relay, no ticket). Each step runs ``--servers`` server processes
+(2 by default, as the toggle and join storms run 2 daphnes), each on its own port; N clients (spread
 over ``bench/fanout.py``'s light client processes, in batches of 50 per process) connect and wait
 for their first frame. "connects/s" is N over the time until the last first frame; "KiB per
 socket" is the server's RSS growth over N after a warm-up of 200 sockets; "broadcast p99" (the
@@ -13,7 +14,7 @@ one send each) is over ``--broadcasts`` frames to all N, from just before the se
 arrival; "failed" counts connects that failed and frames that did not arrive within 30 s.
 Repeated ``--repeat`` times, medians reported.
 
-    .venv/bin/python bench/daphne_floor.py --clients 3000 --repeat 3
+    .venv/bin/python bench/daphne_floor.py --clients 10000 --repeat 1 --servers 2
 """
 
 import argparse
@@ -52,38 +53,49 @@ def server(step: str, port: int, env: dict) -> subprocess.Popen:
 BROADCASTERS = ("websockets (baseline)", "daphne: bare ASGI")
 
 
-def measure(step: str, url_path: str, n: int, processes: int, env: dict, broadcasts: int) -> dict:
-    """Connect n sockets (after 200 to warm up), read the memory, then (for the steps that
-    broadcast) send ``broadcasts`` frames to all of them through the control socket and time each
-    socket's arrival from just before the send."""
+def measure(step: str, url_path: str, n: int, servers: int, processes: int, env: dict, broadcasts: int) -> dict:
+    """Connect n sockets spread over ``servers`` server processes (after 200 to warm up), read
+    their memory, then (for the steps that broadcast) send ``broadcasts`` frames to all of them
+    (through each server's control socket, one after the other) and time each socket's arrival
+    from just before the first send."""
     from websockets.sync.client import connect
 
-    port = fanout.free_port()
-    process = server(step, port, env)
-    url = f"ws://127.0.0.1:{port}{url_path}"
+    ports = [fanout.free_port() for _ in range(servers)]
+    running = [server(step, port, env) for port in ports]
+    urls = [f"ws://127.0.0.1:{port}{url_path}" for port in ports]
     pool = fanout.ClientPool(processes)
     latencies, lost = [], 0
+
+    def rss() -> int:
+        return sum(fanout.rss_kib(process.pid) for process in running)
+
     try:
-        pool.connect("warm", [url], 200)
+        pool.connect("warm", urls, 200)
         time.sleep(2)
-        before = fanout.rss_kib(process.pid)
-        crowd = pool.connect("crowd", [url], n)
+        before = rss()
+        crowd = pool.connect("crowd", urls, n)
         time.sleep(3)
-        after = fanout.rss_kib(process.pid)
+        after = rss()
         if step in BROADCASTERS:
-            with connect(f"ws://127.0.0.1:{port}/control", origin="http://127.0.0.1") as control:
+            controls = [connect(f"ws://127.0.0.1:{port}/control", origin="http://127.0.0.1") for port in ports]
+            try:
                 for k in range(broadcasts):
                     pool.arm("crowd")
                     started = time.monotonic()
-                    control.send('{"type": "%s", "seq": %d}' % (fanout.MARKER, k))
+                    for control in controls:
+                        control.send('{"type": "%s", "seq": %d}' % (fanout.MARKER, k))
                     arrivals, expected, _ = pool.collect("crowd")
                     latencies.extend((t - started) * 1000 for t in arrivals)
                     lost += expected - len(arrivals)
                     time.sleep(0.5)
+            finally:
+                for control in controls:
+                    control.close()
     finally:
         pool.stop()
-        process.kill()
-        process.wait()
+        for process in running:
+            process.kill()
+            process.wait()
     return {"connects_s": crowd["connected"] / crowd["seconds"], "kib": (after - before) / crowd["connected"],
             "failed": crowd["failed"] + lost, "p99": fanout.percentile(latencies, 0.99) if latencies else None}
 
@@ -92,6 +104,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--servers", type=int, default=2, help="server processes per step (the project's benches run 2 daphnes)")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--broadcasts", type=int, default=5)
     args = parser.parse_args()
@@ -116,9 +129,9 @@ def main():
     results = {step: [] for step in STEPS}
     for _ in range(args.repeat):
         for step in STEPS:
-            results[step].append(measure(step, f"/ws/spaces/{code}/", args.clients, args.client_processes, env,
-                                         args.broadcasts))
-    print(f"\n{args.clients} sockets, {args.repeat} runs, medians\n")
+            results[step].append(measure(step, f"/ws/spaces/{code}/", args.clients, args.servers,
+                                         args.client_processes, env, args.broadcasts))
+    print(f"\n{args.clients} sockets over {args.servers} server processes, {args.repeat} runs, medians\n")
     print("| server | KiB per idle socket | connects/s | broadcast p99 ms | failed |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for step in STEPS:
