@@ -48,6 +48,8 @@ bench: deps
 	$(PY) bench/janus_listeners.py
 	$(PY) bench/join_storm.py
 	$(PY) bench/toggle_storm.py
+	$(PY) bench/daphne_floor.py --clients 10000 --repeat 1
+	$(PY) bench/captions.py --rounds 2
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache test-artifacts tests/node_modules
