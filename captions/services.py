@@ -20,7 +20,7 @@ from rooms.services.locks import lock_space
 from rooms.services.stage import not_live_detail
 from spaces.celery import queue
 
-from . import selectors
+from . import registry, selectors
 from .models import CaptionConsent, CaptionSegment, SpaceCaptions
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ def captions_set(*, space: Space, actor, on) -> SpaceCaptions:
             captions.on, captions.changed_by = on, actor
             captions.save(update_fields=["on", "changed_by", "changed_at"])
             _announce(space)
+            space_id = space.pk
+            transaction.on_commit(lambda: registry.mark(space_id, on))  # tells the worker
     return captions
 
 

@@ -28,13 +28,16 @@ from django.db import close_old_connections
 
 from rooms import presence
 
-from . import forwarding, selectors, services
+from . import forwarding, registry, selectors, services
 from .engine import RATE, OpusTo16k, Recogniser, rtp_payload
 from .gating import Gate, Segmenter
 
 logger = logging.getLogger(__name__)
 
 REFRESH_EVERY = 1.0  # which Spaces are captioned, and who on their stage consented
+# With no captioned Space the database is not asked each second: the Redis set of
+# ``captions.registry`` says when a Space turns captions on; this slow resync is the safety net.
+RESYNC_EVERY = 30.0
 SAMPLE_EVERY = 0.1  # who is talking
 PARTIAL_EVERY = 0.3  # words of an utterance still going on
 MAX_HELD = 5.0  # seconds of audio held waiting for a decision, at most (then the oldest is dropped)
@@ -196,9 +199,24 @@ class Worker:
         self.redis = redis_client(settings.REDIS_URL)
         self.streams: dict[int, SpaceStream] = {}  # by SSRC
         self.refreshed = self.sampled = 0.0
+        self.resynced = -RESYNC_EVERY
         self.running = True
 
+    def announced(self) -> set[int] | None:
+        """Space ids Redis says have captions on (None: Redis does not answer)."""
+        try:
+            return registry.members(self.redis)
+        except redis.RedisError as error:
+            self.problems.fail("Redis", error)
+            return None
+
     def refresh(self, now: float) -> None:
+        """Each second, from the database while a Space is captioned (who is on stage and
+        consented changes), or when Redis says one is, or cannot say; else every RESYNC_EVERY."""
+        seen = self.announced()
+        if not self.streams and seen == set() and now - self.resynced < RESYNC_EVERY:
+            return  # idle: no SQL
+        self.resynced = now
         try:
             close_old_connections()
             spaces = selectors.captioned_spaces()
@@ -207,6 +225,11 @@ class Worker:
         except Exception as error:
             self.problems.fail("database", error)
             return
+        if seen is not None:
+            try:
+                registry.reconcile(self.redis, seen, {space_id for space_id, _, _ in spaces})
+            except redis.RedisError as error:
+                self.problems.fail("Redis", error)
         wanted = {forwarding.ssrc_of(room): (space_id, started) for space_id, room, started in spaces}
         for ssrc in list(self.streams):
             if ssrc not in wanted:

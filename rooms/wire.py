@@ -84,6 +84,9 @@ class SpaceSerializer(serializers.ModelSerializer):
     replay_url = serializers.CharField(
         read_only=True, help_text="The recording of an ended Space, while it is kept; empty otherwise."
     )
+    replay_expires_at = UTCDateTimeField(
+        read_only=True, allow_null=True, help_text="Until when the replay is kept; null without a replay."
+    )
     pinned = serializers.SerializerMethodField(help_text="The link the host pinned for the room while it is live; null: none.")
 
     class Meta:
@@ -103,6 +106,7 @@ class SpaceSerializer(serializers.ModelSerializer):
             "peak_listeners",
             "speakers",
             "replay_url",
+            "replay_expires_at",
             "pinned",
         ]
         read_only_fields = fields

@@ -354,3 +354,64 @@ def test_while_redis_does_not_answer_nothing_is_fed_and_the_worker_says_so_once(
         assert any("Redis answers again" in r.getMessage() for r in caplog.records)
     finally:
         worker.sock.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_asks_postgresql_nothing_and_still_sees_captions_turned_on(on_stage, host):
+    """With no captioned Space the worker reads a Redis set each second, not the database; turning
+    captions on (the service marks the set after commit) is seen within a second, and off again
+    the worker is idle again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    space, _ = on_stage
+
+    def run(seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            worker.step(0.02)
+
+    worker = Worker(host="127.0.0.1", port=0)
+    try:
+        worker.step(0)  # the start-up look at the database: nothing captioned
+        assert worker.streams == {}
+        with CaptureQueriesContext(connection) as idle:
+            run(3.5)
+        assert len(idle.captured_queries) == 0, idle.captured_queries
+
+        caption_services.captions_set(space=space, actor=host, on=True)
+        run(1.2)
+        assert [s.space_id for s in worker.streams.values()] == [space.pk]
+
+        caption_services.captions_set(space=space, actor=host, on=False)
+        run(1.2)
+        assert worker.streams == {}
+        with CaptureQueriesContext(connection) as idle_again:
+            run(2.5)
+        assert len(idle_again.captured_queries) == 0, idle_again.captured_queries
+    finally:
+        worker.sock.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_slow_resync_finds_a_space_redis_forgot_and_drops_one_that_ended(on_stage, host, monkeypatch):
+    """The safety net: a Space whose captions are on but absent from the Redis set (Redis restarted)
+    is found by the resync, and an id left in the set by a Space no longer captioned is taken out."""
+    from captions import registry, worker as worker_module
+    from captions.models import SpaceCaptions
+
+    space, _ = on_stage
+    monkeypatch.setattr(worker_module, "RESYNC_EVERY", 1.0)
+    worker = Worker(host="127.0.0.1", port=0)
+    try:
+        worker.step(0)
+        SpaceCaptions.objects.create(space=space, on=True)  # behind the service's back: not in Redis
+        presence.sync_client().sadd(registry.key(), 999_999)  # a stale id
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:
+            worker.step(0.02)
+        assert [s.space_id for s in worker.streams.values()] == [space.pk]
+        assert registry.members(presence.sync_client()) == {space.pk}
+    finally:
+        presence.sync_client().delete(registry.key())
+        worker.sock.close()

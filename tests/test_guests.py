@@ -171,7 +171,7 @@ async def test_a_crowd_of_page_viewers_without_session_or_ticket_costs_no_sql_ei
     speaker = await sync_to_async(lambda: services.space_join(space=space, visitor=Visitor.of(host)))()
     await sync_to_async(services.participant_set_muted)(space=space, actor=host, participant=speaker, muted=True)
     for ws in crowd[:3]:
-        while (frame := await ws.receive_json_from(timeout=5))["type"] != "participant.muted":
+        while (await ws.receive_json_from(timeout=5))["type"] != "participant.muted":
             pass
     for ws in [first, *crowd]:
         await ws.disconnect()

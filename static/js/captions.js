@@ -76,6 +76,7 @@ function mount() {
     $("captions-show").textContent = shown ? "Hide captions" : "Show captions";
     $("captions-show").setAttribute("aria-pressed", String(shown));
     box.classList.toggle("hidden-lines", !shown);
+    box.classList.toggle("off", !state?.on); // only the status and the buttons: a strip
     const list = $("caption-lines");
     list.replaceChildren(...lines.map((line) => {
       const item = document.createElement("li");

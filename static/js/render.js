@@ -3,7 +3,7 @@
 import { may, menuFor, viewerMay } from "./actions.js";
 import { localizeText } from "./localtime.js";
 import { renderTools } from "./tools.js";
-import { ROLE_NAMES, handsQueue, isLive, listenersSorted, overSummary, stageSorted } from "./views.js";
+import { ROLE_NAMES, handsQueue, isLive, listenersSorted, stageSorted } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -117,7 +117,6 @@ export function renderRoom(root, state, view, onAction) {
   if (state.space) {
     $("space-title").textContent = state.space.title;
     if ($("space-description")) $("space-description").textContent = state.space.description;
-    renderOver(root, state);
   }
   const open = document.querySelector("details[data-for][open]");
   const openId = open?.dataset.for ?? null;
@@ -163,35 +162,6 @@ function renderAudioControls(state, view) {
   mic.setAttribute("aria-disabled", String(byHost));
   mic.classList.toggle("secondary", muted);
   mic.textContent = byHost ? "🔇 Muted by host" : muted ? "🔇 Unmute my mic" : "🎙 Mute my mic";
-}
-
-// The end screen, kept up to date by frames: how long, how many at the peak, the replay.
-function renderOver(root, state) {
-  if (state.removed) {
-    $("over-summary").textContent = "The host removed you. The Space goes on without you.";
-    $("replay").replaceChildren();
-    return;
-  }
-  if (!state.space || ["live", "scheduled"].includes(state.space.state)) return;
-  const summary = overSummary(state.space);
-  if (summary) $("over-summary").textContent = summary;
-  const replay = $("replay");
-  const url = state.space.replay_url;
-  if (replay.dataset.url === (url || "") && replay.dataset.drawn) return;
-  replay.dataset.url = url || "";
-  replay.dataset.drawn = "1";
-  if (url) {
-    replay.replaceChildren(
-      el("h3", {}, "Replay"),
-      // Played through the Space's replay link, which counts the play (host analytics).
-      el("audio", { class: "replay", controls: "", preload: "none", src: `/s/${state.space.code}/replay/` }),
-      el("p", { class: "muted small" }, el("a", { href: url, download: "", id: "replay-download" }, "Download the replay")),
-      // (replaceChildren would write a null out as the text "null": only the host gets the button.)
-      ...(root.dataset.host === "1" ? [el("button", { type: "button", class: "secondary small", id: "delete-replay" }, "Delete the replay")] : []),
-    );
-  } else if (state.space.record && state.space.state === "ended") {
-    replay.replaceChildren(el("p", { class: "muted small" }, "The replay is being prepared; it appears here by itself."));
-  }
 }
 
 /** A talking ring on or off, without redrawing the room. */

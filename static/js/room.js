@@ -3,7 +3,9 @@
 // that fails shows the server's sentence; none leaves an uncaught rejection behind.
 import { actionRequest, viewerMay } from "./actions.js";
 import { describe, spaceApi } from "./api.js";
+import { roomAudio, speakerStatus } from "./audio.js";
 import * as media from "./media.js";
+import { renderOver, wireReplayDelete } from "./over.js";
 import { feed, float, markSpeaking, notice, renderRoom, say, toast } from "./render.js";
 import { countdown } from "./countdown.js";
 import { wireShare } from "./share.js";
@@ -17,9 +19,17 @@ const $ = (id) => document.getElementById(id);
 const api = spaceApi(root.dataset.code);
 
 let state = initialState();
-// This page's audio: whether it is in the Space's audio (pressed Listen, or on stage), what the
-// media server gave it, whether the browser wants a tap before playing, the speaker's own mute.
-const page = { listening: false, starting: false, mediaKind: null, blocked: false };
+
+// --- audio (audio.js): whether this page is in the Space's audio (pressed Listen, or on stage),
+// what the media server gave it, whether the browser wants a tap before playing.
+const audio = roomAudio({
+  api, draw, say, remember,
+  getState: () => state,
+  setState: (next) => { state = next; },
+  send: (frame) => socket.send(frame),
+});
+const { page, listen, followRole } = audio;
+const stopAudio = audio.stop;
 // A reload brings the audio back by itself: this tab remembers that it was listening.
 const LISTENING = `spaces:listening:${root.dataset.code}`;
 const remembered = () => { try { return sessionStorage.getItem(LISTENING) === "1"; } catch { return false; } };
@@ -34,6 +44,7 @@ function draw() {
   if (!state.space) return;
   const view = { listening: page.listening, kind: page.mediaKind, blocked: page.blocked, selfMuted: Boolean(state.me?.self_muted) };
   renderRoom(root, state, view, act);
+  renderOver(root, state);
 }
 
 // Speakers never press Listen: on stage is in the audio, with the mic on. Listeners who were
@@ -103,14 +114,9 @@ function follow(result) {
   const onlyQuiet = result.effects.length > 0 && result.effects.every((e) => QUIET_EFFECTS.has(e.type));
   if (state !== before && !onlyQuiet) {
     draw();
-    if (page.mediaKind === "speaker") say(speakerStatus());
+    if (page.mediaKind === "speaker") say(speakerStatus(state.me));
   }
   autoStart();
-}
-
-function speakerStatus() {
-  if (state.me?.muted) return "You are on stage. The host muted your microphone.";
-  return state.me?.self_muted ? "You are on stage. Your microphone is muted." : "You are on stage. Your microphone is live.";
 }
 
 const socket = new SpaceSocket(root.dataset.code, {
@@ -122,98 +128,6 @@ const socket = new SpaceSocket(root.dataset.code, {
     if (status === "open" && page.listening) socket.send({ type: "listening" }); // counted again after a reconnect
   },
 });
-
-// --- audio ------------------------------------------------------------------------------------
-
-async function credentials() {
-  return (await api("GET", "media/")).media;
-}
-
-async function listen() {
-  page.starting = true;
-  try {
-    const joined = await api("POST", "join/", { quiet: Boolean($("quiet")?.checked) });
-    state = withMe(state, joined.participant);
-    page.listening = true;
-    socket.send({ type: "listening" }); // a signed-out listener's socket vouches for them
-    remember(true);
-    await startMedia(joined.media);
-  } finally {
-    page.starting = false;
-  }
-}
-
-// Where the browser insists on a tap before playing sound, the Listen button asks for one.
-function checkPlaying() {
-  const audio = $("audio");
-  if (!audio.srcObject || !audio.paused) return;
-  audio.play().then(() => { page.blocked = false; draw(); }, () => {
-    page.blocked = true;
-    say("Tap “Tap to hear the room” to hear the Space: your browser asks for it.");
-    draw();
-  });
-}
-
-async function startMedia(creds) {
-  if (!creds) {
-    say("Audio is not available for this Space right now.");
-    return;
-  }
-  try {
-    await media.stop();
-    page.mediaKind = null;
-    if (creds.kind === "speaker") {
-      say("Connecting your microphone…");
-      await media.speak(creds, $("audio"), audioLost);
-      page.mediaKind = "speaker";
-      if (state.me?.self_muted && !creds.muted) media.setMuted(true); // kept by the server over a reload
-      say(speakerStatus());
-    } else {
-      say("Connecting audio…");
-      await media.listen(creds, $("audio"), audioLost);
-      page.mediaKind = "listener";
-      say("Listening.");
-    }
-    retry = 0;
-    setTimeout(checkPlaying, 500);
-  } catch (error) {
-    say(`Audio could not start: ${error.message || error}. Retrying…`);
-    audioLost();
-  } finally {
-    draw();
-  }
-}
-
-// The media server went away (or refused us): try again with fresh credentials, with backoff.
-let retry = 0;
-function audioLost() {
-  if (!page.listening || !isLive(state)) return;
-  say("Audio interrupted; reconnecting…");
-  // Soon after a media server restart everyone comes back: short steps, spread a little.
-  const delay = Math.min(3000, 1000 * ++retry) + Math.random() * 500;
-  setTimeout(async () => {
-    try {
-      await startMedia(await credentials());
-    } catch {
-      audioLost();
-    }
-  }, delay);
-}
-
-// The viewer's role changed: the media server's credentials say whether they now speak or listen.
-async function followRole() {
-  if (!page.listening) return;
-  const creds = await credentials();
-  if ((creds?.kind ?? null) !== page.mediaKind) await startMedia(creds);
-}
-
-function stopAudio() {
-  page.listening = false;
-  page.mediaKind = null;
-  page.blocked = false;
-  media.stop().catch(() => {});
-  if ($("media-status").textContent) say("Audio stopped.");
-}
 
 // --- actions ----------------------------------------------------------------------------------
 
@@ -260,7 +174,7 @@ $("mic").addEventListener("click", () => {
     state = withSpeaking(state, state.me.id, false);
     markSpeaking(state.me.id, false);
   }
-  say(speakerStatus());
+  say(speakerStatus(state.me));
   draw();
   return attempt(async () => { state = withMe(state, await api("PUT", "mic/", { muted })); draw(); });
 });
@@ -289,12 +203,5 @@ wireShare({
   title: document.title,
   tell: (text) => toast(text, isLive(state) || root.dataset.state === "live" ? "share" : "scheduled"),
 });
-// The end screen is drawn from frames, so its delete button may come later: one listener for all.
-document.addEventListener("click", (event) => {
-  if (event.target?.id !== "delete-replay" || !window.confirm("Delete the replay for good?")) return;
-  attempt(async () => {
-    await api("DELETE", "replay/");
-    window.location.reload();
-  });
-});
+wireReplayDelete(api, attempt); // the end screen's button (over.js)
 countdown(root.dataset.scheduledFor, $("countdown"));

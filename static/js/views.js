@@ -1,5 +1,7 @@
 // What the page shows, derived from the room's state (state.js): pure functions, no DOM.
 
+import { humanLength } from "./length.js";
+
 export const ROLE_NAMES = { host: "Host", cohost: "Co-host", speaker: "Speaker", listener: "Listener" };
 
 const ROLE_ORDER = { host: 0, cohost: 1, speaker: 2, listener: 3 };
@@ -18,13 +20,11 @@ export function listenersSorted(state) {
 export const handsQueue = (state) => state.hands || [];
 export const isLive = (state) => state.space?.state === "live";
 
-/** "0:12:05": how long a Space ran, as the server's end screen writes it; null before it ended. */
+/** "12 min 5 s": how long a Space ran, as the server's end screen writes it; null before it ended. */
 export function duration(space) {
   const ms = Date.parse(space?.ended_at) - Date.parse(space?.started_at);
   if (Number.isNaN(ms) || ms < 0) return null;
-  const seconds = Math.floor(ms / 1000);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${Math.floor(seconds / 3600)}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}`;
+  return humanLength(ms / 1000);
 }
 
 /** The end screen's sentence: length and peak audience. */

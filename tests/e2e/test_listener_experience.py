@@ -4,6 +4,8 @@ refuses to play, offers one "Tap to hear the room" that starts the sound; signed
 signed-in listeners reach every one of their controls by keyboard with a visible focus; a page
 that only watches is not counted until it listens. Screenshots go to test-artifacts/."""
 
+import re
+
 import pytest
 import requests
 from rest_framework.authtoken.models import Token
@@ -210,7 +212,7 @@ def test_the_end_screen_with_its_replay_and_the_api_docs_as_a_new_user_sees_them
     sign_in(host, stack.base, "rec_host")
     host.goto(room)
     host.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=20000)
-    listener = browser.new_context(viewport=PHONE).new_page()
+    listener = browser.new_context(viewport=PHONE, timezone_id="Asia/Tokyo").new_page()  # not the server's UTC
     listener.goto(room)
     listener.click("#listen")
     listener.wait_for_function("document.getElementById('media-status').textContent === 'Listening.'", timeout=20000)
@@ -224,6 +226,18 @@ def test_the_end_screen_with_its_replay_and_the_api_docs_as_a_new_user_sees_them
     listener.wait_for_selector("audio.replay", timeout=30000)  # once the worker has encoded it
     assert listener.get_attribute("#replay-download", "href").endswith(".ogg")
     assert "null" not in listener.text_content("#replay") and listener.locator("#delete-replay").count() == 0
+    # Drawn live as the server draws it on a reload: a human length, and until when the replay is kept
+    # (in the viewer's zone).
+    summary = listener.text_content("#over-summary")
+    assert re.fullmatch(r"It ran for \d+ seconds with a peak of 1 listener\.", summary), summary
+    kept = listener.locator("#replay time[data-local]")
+    assert "GMT+9" in kept.text_content(), kept.text_content()
+    assert re.fullmatch(r"Kept until .+\. Download the replay", listener.text_content("#replay p")), listener.text_content("#replay p")
+    served = listener.request.get(room).text()
+    assert f'<p class="muted" id="over-summary">{summary}</p>' in served
+    until = re.search(r'Kept until <time datetime="([^"]+)" data-local>', served).group(1)
+    same = "([a, b]) => Math.abs(Date.parse(a) - Date.parse(b)) < 1000"
+    assert listener.evaluate(same, [until, kept.get_attribute("datetime")]), (until, kept.get_attribute("datetime"))
     assert listener.is_visible("[data-when=ended] a:has-text('Back to all Spaces')")
     assert listener.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert serious_violations(listener) == []

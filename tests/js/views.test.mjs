@@ -9,8 +9,8 @@ const ended = (overrides = {}) => ({
 });
 
 test("an ended Space says how long it ran and its peak", () => {
-  assert.equal(overSummary(ended()), "It ran for 1:02:05 with a peak of 12 listeners.");
-  assert.equal(overSummary(ended({ peak_listeners: 1, ended_at: "2026-03-01T18:00:09Z" })), "It ran for 0:00:09 with a peak of 1 listener.");
+  assert.equal(overSummary(ended()), "It ran for 1 h 2 min with a peak of 12 listeners.");
+  assert.equal(overSummary(ended({ peak_listeners: 1, ended_at: "2026-03-01T18:00:09Z" })), "It ran for 9 seconds with a peak of 1 listener.");
 });
 
 test("nothing to say before it ended, or without both times", () => {
