@@ -1,6 +1,7 @@
 """Signed-out listeners live in Redis (rooms/guests.py): listening costs no database write and no
 lock on the Space; counts, names and blocks still hold, under concurrency too."""
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,7 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db.backends.utils import CursorWrapper
 
-from rooms import arrivals, batches, errors, guests, identity, selectors, services
+from rooms import arrivals, batches, errors, guests, identity, presence, selectors, services
 from rooms.identity import Visitor
 from rooms.models import Participant
 from spaces.asgi import application
@@ -208,3 +209,14 @@ def live_space(db):
 
     return services.space_create(host=UserFactory(), title="Crowd")
 
+
+def test_a_batch_left_for_a_space_that_is_gone_does_not_stop_the_presence_sweep():
+    """Before: a batch queued for a Space deleted since (or left in Redis by another database)
+    made every presence sweep raise DoesNotExist before it reconciled anything."""
+    gone = 2**31 - 7
+    client = presence.sync_client()
+    # A batch whose arming process died: queued, not armed.
+    client.rpush(batches._batch_key(gone), json.dumps({"kind": "joined", "id": None}))
+    client.sadd(batches._batching_key(), gone)
+    services.presence_sweep()  # raised DoesNotExist
+    assert not presence.sync_client().exists(batches._batch_key(gone))

@@ -535,17 +535,3 @@ async def test_a_listening_signed_out_listener_whom_redis_lost_is_put_back_by_th
     await listening.close()
     await watching.close()
 
-
-@pytest.mark.django_db
-def test_a_batch_left_for_a_space_that_is_gone_does_not_stop_the_presence_sweep():
-    """Before: a batch queued for a Space deleted since (or left in Redis by another database)
-    made every presence sweep raise DoesNotExist before it reconciled anything."""
-    from rooms import batches
-
-    gone = 2**31 - 7
-    client = presence.sync_client()
-    # A batch whose arming process died: queued, not armed.
-    client.rpush(batches._batch_key(gone), json.dumps({"kind": "joined", "id": None}))
-    client.sadd(batches._batching_key(), gone)
-    services.presence_sweep()  # raised DoesNotExist
-    assert not presence.sync_client().exists(batches._batch_key(gone))
