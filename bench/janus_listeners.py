@@ -256,6 +256,9 @@ def main():
         **os.environ, "JANUS_HTTP_PORT": str(http_port), "JANUS_WS_PORT": str(ws_port), "JANUS_ADMIN_PORT": str(admin_port),
         "JANUS_CONFIG_DIR": config_dir, "JANUS_RTP_RANGE": "40000-41999", "JANUS_FORWARD_PORT_BASE": "42000",
         "JANUS_FORWARD_PORT_COUNT": "100", "JANUS_ENABLED": "1", "JANUS_NODES": "",
+        # The room is opened straight through the media layer, with no Space behind it (and no
+        # database): no captions forward to ask about.
+        "CAPTIONS_ENABLED": "0",
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces.settings")
