@@ -17,7 +17,6 @@ import argparse
 import base64
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.processes import cpu_seconds, free_port  # noqa: E402
+
 DB_NAME = "bench_captions"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -82,17 +84,6 @@ CAPTION_LOG = """() => {
     if (f.type === 'caption') window.__captions.push({ at: performance.timeOrigin + performance.now(), final: f.data.final, text: f.data.text, start: f.data.start });
   });
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def words(text: str) -> list[str]:
