@@ -150,6 +150,15 @@ def stack(transactional_db, tmp_path, settings, stack_env, janus_nodes):
         process.stop()
 
 
+def wants_a_gesture(monkeypatch) -> dict:
+    """``browser_options`` for a Chromium that wants a user gesture before any sound, as phones
+    do: the suite's own ``--autoplay-policy`` (no gesture needed) is left out, since Chromium
+    keeps the first one. A module overrides ``browser_options`` with it."""
+    kept = [arg for arg in CHROMIUM_ARGS if not arg.startswith("--autoplay-policy=")]
+    monkeypatch.setattr(f"{__name__}.CHROMIUM_ARGS", kept)
+    return {"args": ["--autoplay-policy=user-gesture-required"]}
+
+
 @pytest.fixture
 def browser_options() -> dict:
     """More Chromium arguments (``args``) and its environment (``env``) for a test module's

@@ -15,7 +15,7 @@ from tests.conftest import require
 from tests.factories import UserFactory
 from tests.processes import wait_for
 
-from .conftest import audio_level, sign_in
+from .conftest import audio_level, sign_in, wants_a_gesture
 from .test_accessibility import AXE, serious_violations, tab_to
 from .test_show import DESKTOP, PHONE, SOUND, shoot
 
@@ -27,13 +27,7 @@ REFUSED_PLAY = "spaces-test-refused-plays"
 
 @pytest.fixture
 def browser_options(monkeypatch) -> dict:
-    """Chromium that wants a user gesture before any sound: the suite's own
-    ``--autoplay-policy`` (no gesture needed) is left out, since Chromium keeps the first one."""
-    from tests.e2e import conftest
-
-    kept = [arg for arg in conftest.CHROMIUM_ARGS if not arg.startswith("--autoplay-policy=")]
-    monkeypatch.setattr(conftest, "CHROMIUM_ARGS", kept)
-    return {"args": ["--autoplay-policy=user-gesture-required"]}
+    return wants_a_gesture(monkeypatch)
 
 
 # Watches the page without touching it: Playwright's own waits and evaluations run as a user

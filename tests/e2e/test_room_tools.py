@@ -11,7 +11,7 @@ from rooms import services
 from tests.factories import UserFactory
 from tests.processes import ROOT
 
-from .conftest import sign_in
+from .conftest import sign_in, wants_a_gesture
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -23,13 +23,7 @@ PIN = "https://example.org/agenda?week=48"
 
 @pytest.fixture
 def browser_options(monkeypatch) -> dict:
-    """A browser that wants a user gesture before any sound, as phones do: the suite's own
-    ``--autoplay-policy`` (no gesture needed) is left out, since Chromium keeps the first one."""
-    from tests.e2e import conftest
-
-    kept = [arg for arg in conftest.CHROMIUM_ARGS if not arg.startswith("--autoplay-policy=")]
-    monkeypatch.setattr(conftest, "CHROMIUM_ARGS", kept)
-    return {"args": ["--autoplay-policy=user-gesture-required"]}
+    return wants_a_gesture(monkeypatch)
 
 
 @pytest.fixture
