@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.processes import cpu_seconds, free_port  # noqa: E402,F401  (the project's; free_port for the other benches too)
+
 PG = "postgres://postgres@127.0.0.1:5432"
 DB_NAME = "bench_fanout"
 MARKER = "participant.role_changed"
@@ -38,12 +42,6 @@ DEADLINE = 30.0
 def raise_open_files_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:

@@ -4,7 +4,7 @@ less and less of the project around it. Each accepts, sends one small frame and 
 - ``bare``: a plain ASGI callable, no Channels, no Django;
 - ``consumer``: a Channels ``AsyncWebsocketConsumer`` behind ``URLRouter`` (no channel layer);
 - ``middleware``: that consumer behind the project's websocket middleware stack (origin check,
-  database-outage guard, cookies, session, auth), as ``spaces/asgi.py`` stacks it.
+  database-outage guard, cookies, session and user: ``rooms.middleware.websocket_stack``).
 
 The project's own application (``spaces.asgi:application``) is the fourth step."""
 
@@ -48,15 +48,11 @@ def _channels_apps():
     from django.core.asgi import get_asgi_application
 
     get_asgi_application()  # sets Django up, as spaces/asgi.py does
-    from channels.auth import AuthMiddleware
     from channels.generic.websocket import AsyncWebsocketConsumer
     from channels.routing import URLRouter
-    from channels.security.websocket import AllowedHostsOriginValidator
-    from channels.sessions import CookieMiddleware
     from django.urls import path
 
-    from rooms.middleware import WebsocketSessionMiddleware
-    from spaces.outages import DatabaseOutageWebsocketMiddleware
+    from rooms.middleware import websocket_stack
 
     class Hello(AsyncWebsocketConsumer):
         channel_layer_alias = None
@@ -66,10 +62,7 @@ def _channels_apps():
             await self.send(HELLO)
 
     routed = URLRouter([path("ws/spaces/<str:code>/", Hello.as_asgi())])
-    stacked = AllowedHostsOriginValidator(
-        DatabaseOutageWebsocketMiddleware(CookieMiddleware(WebsocketSessionMiddleware(AuthMiddleware(routed))))
-    )
-    return routed, stacked
+    return routed, websocket_stack(routed)
 
 
 if os.environ.get("FLOOR_APP") in ("consumer", "middleware"):

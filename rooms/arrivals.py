@@ -12,11 +12,14 @@ listeners arriving at once costs the database nothing.
 - A signed-out listener's own part (``me``) comes from Redis (``rooms.guests``).
 """
 
+import asyncio
 import copy
 import json
 import threading
 import time
+from collections.abc import Callable
 
+from channels.db import database_sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
 
 from . import guests, selectors, snapshot
@@ -30,6 +33,9 @@ _lock = threading.Lock()
 _spaces: dict[str, tuple[float, Space]] = {}
 _snapshots: dict[int, tuple[int, dict]] = {}
 _texts: dict[int, tuple[dict, str]] = {}
+# Reads of a Space's watcher's snapshot under way in this process's event loop, and when each
+# started (``awatcher_snapshot``); touched only from that loop.
+_refreshes: dict[int, tuple[asyncio.Task, float]] = {}
 
 
 def cached_space(code: str) -> Space | None:
@@ -69,6 +75,40 @@ def watcher_snapshot(space_id: int, *, newest_seq: int) -> dict:
         if current is None or current[0] <= fresh["seq"]:
             _snapshots[space_id] = (fresh["seq"], fresh)
     return fresh
+
+
+async def awatcher_snapshot(space_id: int, *, newest_seq: Callable[[], float]) -> dict:
+    """``watcher_snapshot`` from the event loop. A stale snapshot is read again once for every
+    socket that wants it meanwhile: one thread hop and one set of queries for a crowd, where
+    each arrival that came right after a frame went by used to read it on its own, one after
+    another in the single thread the database work of a process runs in.
+
+    ``newest_seq`` is the relay's: read when asked, so that a read already under way that began
+    before that is not trusted to be current (one that began after it is, as ``watcher_snapshot``
+    trusts its own reads: a frame goes by the relay only after its change is committed)."""
+    floor, asked = newest_seq(), time.monotonic()
+    hit = cached_watcher_snapshot(space_id, newest_seq=floor)
+    if hit is not None:
+        return hit
+    loop = asyncio.get_running_loop()
+    under_way = _refreshes.get(space_id)
+    if under_way is not None and under_way[0].get_loop() is loop:
+        fresh = await asyncio.shield(under_way[0])
+        if fresh["seq"] >= floor or under_way[1] >= asked:
+            return fresh
+        under_way = _refreshes.get(space_id)  # another may have begun since we asked
+    if under_way is None or under_way[1] < asked or under_way[0].get_loop() is not loop:
+        task = loop.create_task(database_sync_to_async(watcher_snapshot)(space_id, newest_seq=floor))
+        under_way = _refreshes[space_id] = (task, asked)
+        task.add_done_callback(lambda done: _refreshed(space_id, done))
+    return await asyncio.shield(under_way[0])
+
+
+def _refreshed(space_id: int, task: asyncio.Task) -> None:
+    if _refreshes.get(space_id, (None,))[0] is task:
+        del _refreshes[space_id]
+    if not task.cancelled():
+        task.exception()  # each waiter has it raised; retrieved here so none is reported unseen
 
 
 def text_of(frame: dict) -> str:
@@ -118,3 +158,4 @@ def forget() -> None:
         _spaces.clear()
         _snapshots.clear()
         _texts.clear()
+    _refreshes.clear()

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -69,6 +70,16 @@ class SpaceConsumer(AsyncWebsocketConsumer):
     viewer: Participant | None = None
     capped: str | None = None
     space_relay: relay.SpaceRelay | None = None
+
+    async def dispatch(self, message):
+        """Channels' own ``dispatch`` first closes stale database connections in a worker thread,
+        before every message: a thread hop for each arrival and each frame a client sends. This
+        consumer reaches the database only through ``database_sync_to_async``, which does that
+        itself around each call, so a message that needs no database here costs no hop."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.connection_id = secrets.token_urlsafe(9)
@@ -238,10 +249,12 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         return data
 
     async def _guest_snapshot_in_loop(self, arrive: bool, relisten: bool) -> dict | None:
-        """``_guest_snapshot`` without leaving the event loop, for a signed-out listener known by
-        a ticket (no session to load) when this process has the Space's current snapshot: a
-        crowd's arrivals then cost two Redis round trips each and no thread hop. None when that
-        does not apply (the caller takes the thread path)."""
+        """``_read_snapshot`` without leaving the event loop, for everyone without a session to
+        load: a signed-out listener known by a ticket, and a page viewer with neither ticket nor
+        session. The shared part comes from this process's cached watcher's snapshot (read again
+        once for all who wait when a frame made it stale), a listener's own part and their
+        arrival from one Redis script: a crowd's arrivals cost one round trip each and no thread
+        hop. None for a socket with a session (the caller takes the thread path)."""
         if self.guest is None:
             session, user = self.scope.get("session"), self.scope.get("user")
             if not arrive or self.participant is not None or (session is not None and session.session_key):
@@ -250,24 +263,22 @@ class SpaceConsumer(AsyncWebsocketConsumer):
                 return None
             visitor = visitor_for_scope(self.scope)  # the ticket alone: no database
             if not visitor.known:
-                # Neither session nor ticket: a page viewer, who watches (``_arrive``), and a
-                # crowd of them costs no thread hop and no database read either.
-                shared = arrivals.cached_watcher_snapshot(self.space.pk, newest_seq=self._newest_seq())
-                if shared is not None:
-                    self.watch_only = InvalidInput(NO_SESSION, code="session_required")
+                # Neither session nor ticket: a page viewer, who watches (``_arrive``).
+                shared = await arrivals.awatcher_snapshot(self.space.pk, newest_seq=self._newest_seq)
+                self.watch_only = InvalidInput(NO_SESSION, code="session_required")
                 return shared
             self.guest = selectors.guest_for(space=self.space, visitor=visitor, client=self.client)
-        shared = arrivals.cached_watcher_snapshot(self.space.pk, newest_seq=self._newest_seq())
-        if shared is None:
-            return None
+        shared = await arrivals.awatcher_snapshot(self.space.pk, newest_seq=self._newest_seq)
         live = shared["data"]["space"]["state"] == Space.State.LIVE
         if relisten and self.guest_listening and live:
             await attendance.aguest_listen(space=self.space, guest=self.guest)  # Redis lost it: back in
-        data, self.guest_listening = arrivals.with_me(shared, await guests.aget(self.space.pk, self.guest.uid) if live else None)
         if arrive and live and not self.guest_present:
             self.space.state = Space.State.LIVE
-            await attendance.aguest_arrive(space=self.space, guest=self.guest, connection_id=self.connection_id)
+            found = await attendance.aguest_arrive(space=self.space, guest=self.guest, connection_id=self.connection_id)
             self.guest_present = True
+        else:
+            found = await guests.aget(self.space.pk, self.guest.uid) if live else None
+        data, self.guest_listening = arrivals.with_me(shared, found)
         return data
 
     async def send_snapshot(self, *, arrive: bool = False, relisten: bool = False) -> None:

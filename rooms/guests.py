@@ -33,7 +33,9 @@ GUEST_PREFIX = "g"
 ARRIVED, BLOCKED, THROTTLED, TOO_MANY_SOCKETS = 0, 1, 2, 3
 
 # A socket of a guest arrives: refused if blocked (1), over the joins of its address (2, with
-# the wait in ms) or over the sockets of one person (3); else counted as present (0).
+# the wait in ms) or over the sockets of one person (3); else counted as present (0), with what
+# is kept of them if they listen already (a reconnect), so that their snapshot's ``me`` needs
+# no second round trip.
 ARRIVE_SCRIPT = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 or redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 1 then
   return {1, 0}
@@ -54,7 +56,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[8])
 redis.call('EXPIRE', KEYS[3], ARGV[9])
 redis.call('SADD', KEYS[4], ARGV[10])
-return {0, 0}
+return {0, 0, redis.call('HGET', KEYS[6], ARGV[13]), redis.call('ZSCORE', KEYS[7], ARGV[13])}
 """
 
 # A guest starts listening: {-1} if blocked, else {added, armed}: added is 1 the first time (then
@@ -159,27 +161,32 @@ def _arrive_args(space_id: int, guest: Guest, connection_id: str, join_limit, no
     now = time.time() if now is None else now
     throttle_key = throttles.limit_key(join_limit, guest.address) if join_limit and guest.address else ""
     return [
-        ARRIVE_SCRIPT, 5,
+        ARRIVE_SCRIPT, 7,
         blocked_key(space_id), presence.sockets_key(space_id, guest.key), presence.space_key(space_id),
-        presence.spaces_key(), throttle_key or blocked_key(space_id),
+        presence.spaces_key(), throttle_key or blocked_key(space_id), info_key(space_id), at_key(space_id),
         *blocked_markers(guest.anon_id, guest.address), now, now + presence.CONNECTED_TTL, connection_id,
         settings.SPACES_SOCKETS_PER_PERSON, presence.CONNECTED_TTL * 2,
         presence.member(guest.key, connection_id), presence.KEY_TTL, space_id,
         int(join_limit.window * 1000) if join_limit else 0, str(join_limit.limit) if throttle_key else "",
+        guest.uid,
     ]
 
 
-def arrive(space_id: int, guest: Guest, connection_id: str, *, join_limit, now: float | None = None) -> tuple[int, float]:
-    """A guest's socket arrives: ``(ARRIVED, 0)`` when counted present; else ``(BLOCKED, 0)``,
-    ``(THROTTLED, seconds)`` over the join throttle of their address, ``(TOO_MANY_SOCKETS, 0)``."""
-    code, wait = presence.sync_client().eval(*_arrive_args(space_id, guest, connection_id, join_limit, now))
-    return int(code), int(wait) / 1000
+def _arrived(guest: Guest, code, wait, info=None, score=None) -> tuple[int, float, "Guest | None"]:
+    return int(code), int(wait) / 1000, _guest(guest.uid, info) if info and score is not None else None
 
 
-async def aarrive(space_id: int, guest: Guest, connection_id: str, *, join_limit) -> tuple[int, float]:
+def arrive(space_id: int, guest: Guest, connection_id: str, *, join_limit, now: float | None = None) -> tuple[int, float, "Guest | None"]:
+    """A guest's socket arrives: ``(ARRIVED, 0, them)`` when counted present, ``them`` being what
+    ``get`` would return (None unless they listen already); else ``(BLOCKED, 0, None)``,
+    ``(THROTTLED, seconds, None)`` over the join throttle of their address,
+    ``(TOO_MANY_SOCKETS, 0, None)``."""
+    return _arrived(guest, *presence.sync_client().eval(*_arrive_args(space_id, guest, connection_id, join_limit, now)))
+
+
+async def aarrive(space_id: int, guest: Guest, connection_id: str, *, join_limit) -> tuple[int, float, "Guest | None"]:
     """``arrive`` from an event loop (a websocket's arrival, without a thread hop)."""
-    code, wait = await presence.async_client().eval(*_arrive_args(space_id, guest, connection_id, join_limit, None))
-    return int(code), int(wait) / 1000
+    return _arrived(guest, *await presence.async_client().eval(*_arrive_args(space_id, guest, connection_id, join_limit, None)))
 
 
 def _listen_args(space_id: int, guest: Guest, batch: tuple[str, str, str, int], lease: float) -> list:

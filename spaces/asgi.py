@@ -9,25 +9,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaces.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from channels.sessions import CookieMiddleware  # noqa: E402
-from channels.auth import AuthMiddleware  # noqa: E402
 
-from rooms.middleware import WebsocketSessionMiddleware  # noqa: E402
+from rooms.middleware import websocket_stack  # noqa: E402
 from rooms.routing import websocket_urlpatterns  # noqa: E402
-from spaces.outages import DatabaseOutageWebsocketMiddleware  # noqa: E402
-from spaces import backpressure  # noqa: E402
+from spaces import backpressure, handshakes  # noqa: E402
 
 backpressure.install()  # a websocket that stops reading is closed, not buffered for without end
+handshakes.install()  # no pretty-printing for autobahn's dropped debug lines
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            DatabaseOutageWebsocketMiddleware(
-                CookieMiddleware(WebsocketSessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns))))
-            )
-        ),
+        "websocket": websocket_stack(URLRouter(websocket_urlpatterns)),
     }
 )
 

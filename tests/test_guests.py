@@ -1,12 +1,13 @@
 """Signed-out listeners live in Redis (rooms/guests.py): listening costs no database write and no
 lock on the Space; counts, names and blocks still hold, under concurrency too."""
 
+import asyncio
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db.backends.utils import CursorWrapper
 
@@ -43,6 +44,31 @@ class QueryCounter:
         CursorWrapper.execute = self.original
 
 
+class ThreadHops:
+    """Records the functions this process runs in a worker thread from its event loop
+    (``sync_to_async``, ``database_sync_to_async``) meanwhile."""
+
+    def __init__(self):
+        self.funcs: list = []
+
+    def __enter__(self):
+        original, hops = SyncToAsync.__call__, self
+
+        async def call(this, *args, **kwargs):
+            hops.funcs.append(this.func)
+            return await original(this, *args, **kwargs)
+
+        self.original, SyncToAsync.__call__ = original, call
+        return self
+
+    def __exit__(self, *exc):
+        SyncToAsync.__call__ = self.original
+
+    def names(self) -> list[str]:
+        """What ran in a thread, but for this test module's own look-ups."""
+        return [f"{f.__module__}.{f.__qualname__}" for f in self.funcs if f.__module__ != __name__]
+
+
 def ticket_url(space, anon_id: str) -> str:
     ticket = identity.ws_ticket(Visitor.anonymous(anon_id, f"Listener {anon_id[-4:]}"))
     return f"/ws/spaces/{space.code}/?ticket={ticket}"
@@ -58,15 +84,21 @@ async def test_a_crowd_of_signed_out_listeners_arrives_and_listens_without_a_sin
     await first.receive_json_from(timeout=5)
     crowd = []
     with QueryCounter() as counter:
-        for n in range(20):
-            ws = WebsocketCommunicator(application, ticket_url(space, f"crowd-{n:04}"), headers=[ORIGIN])
-            assert (await ws.connect(timeout=5))[0]
-            snapshot = await ws.receive_json_from(timeout=5)
-            assert snapshot["type"] == "snapshot" and snapshot["data"]["me"] is None  # watching
-            await ws.send_json_to({"type": "listening"})
-            crowd.append(ws)
+        # Nor a thread hop: no user to look up without a session cookie, no stale database
+        # connection to close before each message when the message needs no database.
+        with ThreadHops() as hops:
+            for n in range(20):
+                ws = WebsocketCommunicator(application, ticket_url(space, f"crowd-{n:04}"), headers=[ORIGIN])
+                assert (await ws.connect(timeout=5))[0]
+                snapshot = await ws.receive_json_from(timeout=5)
+                assert snapshot["type"] == "snapshot" and snapshot["data"]["me"] is None  # watching
+                await ws.send_json_to({"type": "listening"})
+                crowd.append(ws)
+            await ws.send_json_to({"type": "ping"})
+            assert (await ws.receive_json_from(timeout=5))["type"] == "pong"  # its listening is handled
         assert await wait_until(lambda: guests.count(space.pk) == 20)
     assert counter.statements == []
+    assert hops.names() == []
     # The host hears of them in batches: one seq a second, all 20 counted, the newest named.
     counted = 0
     while counted < 20:
@@ -177,6 +209,35 @@ async def test_a_crowd_of_page_viewers_without_session_or_ticket_costs_no_sql_ei
     for ws in [first, *crowd]:
         await ws.disconnect()
     await host_ws.close()
+
+
+@pytest.mark.asyncio
+async def test_a_crowd_arriving_right_after_a_change_reads_the_snapshot_once_for_all():
+    """A frame that goes by makes the process's cached snapshot stale. Before, every arrival
+    that came then read it again in the one thread a process's database work runs in, one
+    after another; now the first starts one read and the others wait for it."""
+    host, space = await start_space()
+    first = WebsocketCommunicator(application, ticket_url(space, "warm-0001"), headers=[ORIGIN])
+    await first.connect(timeout=5)
+    await first.receive_json_from(timeout=5)
+    speaker = await sync_to_async(lambda: services.space_join(space=space, visitor=Visitor.of(host)))()
+    await sync_to_async(services.participant_set_muted)(space=space, actor=host, participant=speaker, muted=True)
+    while (await first.receive_json_from(timeout=5))["type"] != "participant.muted":
+        pass  # the relay has passed on a newer seq than the cached snapshot's
+
+    async def arrive(n: int):
+        ws = WebsocketCommunicator(application, ticket_url(space, f"rush-{n:04}"), headers=[ORIGIN])
+        assert (await ws.connect(timeout=5))[0]
+        return ws, await ws.receive_json_from(timeout=5)
+
+    with ThreadHops() as hops:
+        arrived = await asyncio.gather(*(arrive(n) for n in range(20)))
+    assert hops.names() == ["rooms.arrivals.watcher_snapshot"]
+    assert {snap["seq"] for _, snap in arrived} == {arrived[0][1]["seq"]}
+    assert all([p["muted"] for p in snap["data"]["stage"]] == [True] for _, snap in arrived)
+    for ws, _ in arrived:
+        await ws.disconnect()
+    await first.disconnect()
 
 
 @pytest.mark.asyncio

@@ -98,12 +98,16 @@ def guest_arrive(*, space: Space, guest: guests.Guest, connection_id: str) -> No
     """A signed-out listener's socket arrives: they watch the Space, and this socket keeps them
     present (it is not listening: that is ``guest_listen``). One Redis round trip, no database.
     Raises ``Removed`` (blocked), ``Throttled`` (joins of their address), ``TooManySockets``."""
-    _arrival_refused(*guests.arrive(space.pk, guest, connection_id, join_limit=throttles.joins_per_client()))
+    outcome, wait, _ = guests.arrive(space.pk, guest, connection_id, join_limit=throttles.joins_per_client())
+    _arrival_refused(outcome, wait)
 
 
-async def aguest_arrive(*, space: Space, guest: guests.Guest, connection_id: str) -> None:
-    """``guest_arrive`` from the websocket's event loop (no thread hop for a crowd's arrivals)."""
-    _arrival_refused(*await guests.aarrive(space.pk, guest, connection_id, join_limit=throttles.joins_per_client()))
+async def aguest_arrive(*, space: Space, guest: guests.Guest, connection_id: str) -> guests.Guest | None:
+    """``guest_arrive`` from the websocket's event loop (no thread hop for a crowd's arrivals).
+    Returns what is kept of them if they listen already (a reconnect), else None."""
+    outcome, wait, found = await guests.aarrive(space.pk, guest, connection_id, join_limit=throttles.joins_per_client())
+    _arrival_refused(outcome, wait)
+    return found
 
 
 def _arrival_refused(outcome: int, wait: float) -> None:
