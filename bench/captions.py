@@ -16,25 +16,16 @@ to caption on a listener's screen, and the captions worker's CPU per captioned s
 import argparse
 import base64
 import os
-import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from stack import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Stack, pct, sign_in  # the stack also puts the project on the path
+from tests.processes import cpu_seconds, free_port
 
-from tests.processes import cpu_seconds, free_port  # noqa: E402
-
-DB_NAME = "bench_captions"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-    "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
-]
 SENTENCES = [
     "welcome to the show",
     "the meeting starts at ten o'clock",
@@ -140,76 +131,33 @@ def offline():
     return direct, coded, cpu / audio
 
 
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
-
 def live(rounds: int):
-    for sql in (f"drop database if exists {DB_NAME}", f"create database {DB_NAME}"):
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True)
-    web_port, http_port, ws_port, admin_port, captions_port = (free_port() for _ in range(5))
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        "SPACES_PORT": str(web_port), "JANUS_HTTP_PORT": str(http_port), "JANUS_WS_PORT": str(ws_port),
-        "JANUS_ADMIN_PORT": str(admin_port), "JANUS_RTP_RANGE": "41000-41399", "JANUS_FORWARD_PORT_BASE": "41400",
-        "JANUS_FORWARD_PORT_COUNT": "200", "JANUS_CONFIG_DIR": f"/tmp/bench-captions-janus-{os.getpid()}",
-        "CHANNEL_PREFIX": f"bench-captions-{os.getpid()}", "LOG_LEVEL": "WARNING",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13", "CAPTIONS_PORT": str(captions_port),
-    }
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    with Stack("captions", rtp_base=41000, broker_db=13, env={"CAPTIONS_PORT": str(free_port())}) as stack:
+        stack.start()
+        handle, name = tempfile.mkstemp(prefix="bench-captions-worker-", suffix=".log")
+        os.close(handle)
+        worker_log = Path(name)
+        captions_worker = stack.spawn([sys.executable, "manage.py", "captions_worker"], env={"LOG_LEVEL": "INFO"}, log=worker_log)
+        from django.contrib.auth import get_user_model
+        from playwright.sync_api import sync_playwright
 
-    def start(args):
-        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        from captions import services as caption_services
+        from captions.models import CaptionConsent, CaptionSegment
+        from rooms import services
 
-    processes = [
-        start(["deploy/janus/run"]),
-        start([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "spaces.asgi:application"]),
-        start([sys.executable, "-m", "celery", "-A", "spaces", "worker", "--concurrency", "1", "--without-gossip",
-               "--without-mingle", "--loglevel", "WARNING"]),
-    ]
-    worker_log = Path(f"/tmp/bench-captions-worker-{os.getpid()}.log")
-    captions_worker = subprocess.Popen([sys.executable, "manage.py", "captions_worker"], cwd=ROOT, env={**env, "LOG_LEVEL": "INFO"},
-                                       stdout=worker_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-    processes.append(captions_worker)
-    import django
-    import requests
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from playwright.sync_api import sync_playwright
-
-    from captions import services as caption_services
-    from captions.models import CaptionConsent, CaptionSegment
-    from rooms import services
-
-    base = f"http://127.0.0.1:{web_port}"
-    for _ in range(150):
-        try:
-            if requests.get(base + "/", timeout=1).ok and requests.post(f"http://127.0.0.1:{http_port}/janus", json={"janus": "info", "transaction": "x"}, timeout=1).ok:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    host = get_user_model().objects.create_user("bench_host", password="correct horse battery")
-    space = services.space_create(host=host, title="Captions")
-    CaptionConsent.objects.create(user=host)
-    caption_services.captions_set(space=space, actor=host, on=True)
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    clips = [base64.b64encode(subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", s],
-                                             capture_output=True, check=True).stdout).decode() for s in SENTENCES]
-    try:
+        base = stack.base
+        host = get_user_model().objects.create_user("bench_host", password=PASSWORD)
+        space = services.space_create(host=host, title="Captions")
+        CaptionConsent.objects.create(user=host)
+        caption_services.captions_set(space=space, actor=host, on=True)
+        clips = [base64.b64encode(subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", s],
+                                                 capture_output=True, check=True).stdout).decode() for s in SENTENCES]
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             context = browser.new_context()
             context.add_init_script(SPEAKING_MICROPHONE)
             speaker = context.new_page()
-            speaker.goto(base + "/accounts/login/")
-            speaker.fill("#id_username", "bench_host")
-            speaker.fill("#id_password", "correct horse battery")
-            speaker.click("button[type=submit]")
+            sign_in(speaker, base, "bench_host")
             speaker.goto(f"{base}/s/{space.code}/")  # the host's page joins the stage by itself
             speaker.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=30000)
             listener = browser.new_page()
@@ -237,10 +185,6 @@ def live(rounds: int):
             space.refresh_from_db()
             started_ms = space.started_at.timestamp() * 1000
             browser.close()
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
     # Each caption frame belongs to the sentence said nearest to where its utterance starts (the
     # frame's `start`, seconds since the Space started: the browser and the server share a clock).
     firsts, finals = [], []

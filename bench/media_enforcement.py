@@ -45,15 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.processes import free_port, wait_for  # noqa: E402  (the project's, beside ROOT)
+from stack import CHROMIUM, CHROMIUM_ARGS, PASSWORD  # noqa: E402  (beside this file)
+
 DB_NAME = "bench_media"
-PASSWORD = "correct horse battery"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-    "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
-]
 # Janus's RTP ranges for this bench: below the kernel's ephemeral ports and away from the e2e
 # tests' (30000 and up) and the other benches'.
 RTP_RANGE, FORWARD_BASE, FORWARD_COUNT = "24000-24399", 24400, 200

@@ -11,6 +11,11 @@ import av
 RATE = 16000
 
 
+def seconds(pcm: bytes) -> float:
+    """How long ``pcm`` (16 kHz, 16-bit mono) lasts."""
+    return len(pcm) / 2 / RATE
+
+
 def engine_name() -> str:
     from importlib.metadata import version
 
@@ -67,6 +72,7 @@ class Recogniser:
             self.decoder.process_raw(pcm, False, False)
 
     def partial(self) -> str:
+        """The words so far (the utterance goes on)."""
         hyp = self.decoder.hyp()
         return hyp.hypstr if hyp else ""
 
@@ -75,8 +81,7 @@ class Recogniser:
             return ""
         self.decoder.end_utt()
         self.busy = False
-        hyp = self.decoder.hyp()
-        return hyp.hypstr if hyp else ""
+        return self.partial()  # once the utterance ended: its final words
 
 
 def transcribe(pcm: bytes) -> str:

@@ -13,6 +13,17 @@ def captions_on(space: Space) -> bool:
     return SpaceCaptions.objects.filter(space=space, on=True).exists()
 
 
+def _captioned_live() -> QuerySet[SpaceCaptions]:
+    """Captions that are on, of Spaces that are live: what the worker serves and forwards go to."""
+    return SpaceCaptions.objects.filter(on=True, space__state=Space.State.LIVE)
+
+
+def room_captioned(room_id: int) -> bool:
+    """Is media room ``room_id`` a live Space's with captions on (``captions.forwarding``, while
+    Redis cannot say)?"""
+    return _captioned_live().filter(space__media_room_id=room_id).exists()
+
+
 def has_consented(user) -> bool:
     return bool(user and user.is_authenticated) and CaptionConsent.objects.filter(user=user).exists()
 
@@ -65,13 +76,20 @@ def transcript(space: Space, query: str = "") -> QuerySet[CaptionSegment]:
     return segments
 
 
+def caption_wire(*, id: int | None, speakers: list[str], name: str, start: float, end: float | None, text: str) -> dict:
+    """The shape of ``caption`` frames and transcript lines: final once kept (``id``), else the
+    words of an utterance still going on (no ``id``, no ``end``)."""
+    return {"id": id, "speaker_ids": speakers, "name": name, "start": round(start, 2),
+            "end": None if end is None else round(end, 2), "text": text, "final": id is not None}
+
+
 def segment_wire(segment: CaptionSegment) -> dict:
-    return {"id": segment.pk, "speaker_ids": segment.speakers, "name": segment.speaker_name,
-            "start": round(segment.start, 2), "end": round(segment.end, 2), "text": segment.text, "final": True}
+    return caption_wire(id=segment.pk, speakers=segment.speakers, name=segment.speaker_name,
+                        start=segment.start, end=segment.end, text=segment.text)
 
 
 def captioned_spaces() -> list[tuple[int, int, float]]:
     """Live Spaces with captions on: (space id, media room id, started at as a Unix time)."""
-    rows = SpaceCaptions.objects.filter(on=True, space__state=Space.State.LIVE, space__media_room_id__isnull=False)
+    rows = _captioned_live().filter(space__media_room_id__isnull=False)
     return [(sid, room, started.timestamp() if started else 0.0)
             for sid, room, started in rows.values_list("space_id", "space__media_room_id", "space__started_at")]

@@ -41,6 +41,11 @@ def _queue_media(space_id: int) -> None:
         logger.exception("Could not queue the media update for captions of Space %s", space_id)
 
 
+def _clean(text: str) -> str:
+    """Recognised words as kept and sent: whitespace made single, at most TEXT_MAX characters."""
+    return " ".join(text.split())[:TEXT_MAX]
+
+
 def captions_set(*, space: Space, actor, on) -> SpaceCaptions:
     """The host or a co-host turns a live Space's captions on or off. Publishes ``captions.updated``."""
     if not isinstance(on, bool):
@@ -54,9 +59,10 @@ def captions_set(*, space: Space, actor, on) -> SpaceCaptions:
         if captions.on != on:
             captions.on, captions.changed_by = on, actor
             captions.save(update_fields=["on", "changed_by", "changed_at"])
+            # The registry first (the worker, and the forward the media update asks for, read it).
+            space_id, room_id = space.pk, space.media_room_id
+            transaction.on_commit(lambda: registry.mark(space_id, room_id, on))
             _announce(space)
-            space_id = space.pk
-            transaction.on_commit(lambda: registry.mark(space_id, on))  # tells the worker
     return captions
 
 
@@ -99,7 +105,7 @@ def segment_add(*, space_id: int, speakers: list[str], start: float, end: float,
     the Space started): kept, and sent to the room as a final ``caption`` once it commits.
     Nothing is kept for a Space that is over or whose captions were turned off meanwhile, nor for
     a speaker who is no longer on stage or has revoked their consent."""
-    text = " ".join(text.split())[:TEXT_MAX]
+    text = _clean(text)
     if not text or not speakers:
         return None
     with transaction.atomic():
@@ -122,11 +128,10 @@ def segment_add(*, space_id: int, speakers: list[str], start: float, end: float,
 
 def caption_partial(*, space_id: int, speakers: list[str], names: list[str], start: float, text: str) -> None:
     """Words of an utterance still going on: sent to the room now, kept nowhere."""
-    text = " ".join(text.split())[:TEXT_MAX]
+    text = _clean(text)
     if text and speakers:
-        events.publish_now(space_id, events.caption(
-            {"id": None, "speaker_ids": speakers, "name": ", ".join(names), "start": round(start, 2), "end": None,
-             "text": text, "final": False}))
+        events.publish_now(space_id, events.caption(selectors.caption_wire(
+            id=None, speakers=speakers, name=", ".join(names), start=start, end=None, text=text)))
 
 
 def transcript_remove_for_space(*, space: Space) -> int:

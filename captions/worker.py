@@ -2,7 +2,8 @@
 never takes a web process's time.
 
 It listens on one UDP port (``settings.CAPTIONS``) where the media server forwards the mix of every
-Space whose captions are on (``captions.forwarding``; the RTP SSRC names the room). For each such
+Space whose captions are on (``captions.forwarding``; the RTP SSRC names the room), and takes
+datagrams only from the media server's nodes (``node_addresses``). For each such
 Space it decodes the mix, samples who is talking (Redis, several times a second), gates the audio
 by consent (``captions.gating``), feeds what passes to the recogniser, sends the words as they come
 (``caption`` frames, ``final`` false) and keeps each finished utterance (``captions.services``).
@@ -27,9 +28,10 @@ from redis.retry import Retry
 from django.db import close_old_connections
 
 from rooms import presence
+from rooms.media import nodes
 
 from . import forwarding, registry, selectors, services
-from .engine import RATE, OpusTo16k, Recogniser, rtp_payload
+from .engine import OpusTo16k, Recogniser, rtp_payload, seconds
 from .gating import Gate, Segmenter
 
 logger = logging.getLogger(__name__)
@@ -45,12 +47,29 @@ MAX_HELD = 5.0  # seconds of audio held waiting for a decision, at most (then th
 # waiting for the talking notice to end and for that silence's own hold: captions come sooner.
 QUIET_END = 0.3
 QUIET_RMS = 300
+# Senders that are not a media server node: each is logged once, up to this many; all are counted.
+FOREIGN_LOGGED = 32
 
 
 def redis_client(url: str) -> redis.Redis:
     """Who is talking is asked ten times a second: a Redis that does not answer must not hold the
     loop (redis-py would retry with backoff for seconds), it is one unknown sample."""
     return redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+
+
+def node_addresses() -> set[str]:
+    """The addresses the media server's nodes send the mixes from: each node's forward address
+    (``rooms.media.nodes``: ``forward_host`` of ``JANUS_NODES``, or ``JANUS_FORWARD_IFACE`` for the
+    one node), names resolved once, at start. A node on another machine sends from its address
+    on the network that reaches the worker, which is the forward address the other nodes use."""
+    addresses = set()
+    for node in nodes.nodes():
+        try:
+            addresses |= {info[4][0] for info in socket.getaddrinfo(node.forward_host, None, socket.AF_INET, socket.SOCK_DGRAM)}
+        except socket.gaierror as error:
+            logger.error("Captions worker: the forward address %r of node %s does not resolve (%s): nothing "
+                         "it sends is taken", node.forward_host, node.name, error)
+    return addresses
 
 
 def rms(pcm: bytes) -> float:
@@ -98,9 +117,9 @@ class SpaceStream:
             self.problems.fail(f"decoding Space {self.space_id}", error)
             return
         if pcm:
-            self.held.append((now - len(pcm) / 2 / RATE, pcm, rms(pcm)))
+            self.held.append((now - seconds(pcm), pcm, rms(pcm)))
         while self.held and self.held[0][0] < now - MAX_HELD:
-            self.stats["dropped_seconds"] += len(self.held.popleft()[1]) / 2 / RATE
+            self.stats["dropped_seconds"] += seconds(self.held.popleft()[1])
 
     def observe(self, now: float, talking: set[str] | None) -> None:
         self.gate.observe(now, talking, {uid: ok for uid, (_, ok) in self.consent.items()})
@@ -108,13 +127,13 @@ class SpaceStream:
     def pump(self, now: float) -> None:
         while self.held and self.gate.ready(self.held[0][0], now):
             t, pcm, level = self.held.popleft()
-            seconds = len(pcm) / 2 / RATE
+            duration = seconds(pcm)
             speakers = self.gate.decide(t)
             if not speakers:
-                self.stats["dropped_seconds"] += seconds
+                self.stats["dropped_seconds"] += duration
             elif self.segmenter.current is None and level < QUIET_RMS:
                 speakers = frozenset()  # an utterance starts with a sound, not with silence
-            for kind, value in self.segmenter.push(t, seconds, speakers, pcm):
+            for kind, value in self.segmenter.push(t, duration, speakers, pcm):
                 self._on(kind, value, now)
         if self.segmenter.current is not None and self._quiet_next():
             for kind, value in self.segmenter.flush("quiet"):
@@ -133,7 +152,7 @@ class SpaceStream:
         for _, pcm, level in self.held:
             if level >= QUIET_RMS:
                 return False
-            quiet += len(pcm) / 2 / RATE
+            quiet += seconds(pcm)
             if quiet >= QUIET_END:
                 return True
         return False
@@ -145,7 +164,7 @@ class SpaceStream:
             self.recogniser.start()
             self.last_partial, self.partial_at = "", now
         elif kind == "audio":
-            self.stats["fed_seconds"] += len(value) / 2 / RATE
+            self.stats["fed_seconds"] += seconds(value)
             self.recogniser.feed(value)
         elif kind == "end":
             self.stats[f"ended_{value.ended_by}"] = self.stats.get(f"ended_{value.ended_by}", 0) + 1
@@ -201,20 +220,21 @@ class Worker:
         self.refreshed = self.sampled = 0.0
         self.resynced = -RESYNC_EVERY
         self.running = True
-
-    def announced(self) -> set[int] | None:
-        """Space ids Redis says have captions on (None: Redis does not answer)."""
-        try:
-            return registry.members(self.redis)
-        except redis.RedisError as error:
-            self.problems.fail("Redis", error)
-            return None
+        # Only the media server's nodes may send: anyone else reaching the port could otherwise
+        # put words in a captioned Space (the SSRC is made from the room id, which is no secret).
+        self.sources = node_addresses()
+        self.foreign = 0  # datagrams dropped for their sender
+        self.foreign_logged: set[str] = set()
 
     def refresh(self, now: float) -> None:
         """Each second, from the database while a Space is captioned (who is on stage and
         consented changes), or when Redis says one is, or cannot say; else every RESYNC_EVERY."""
-        seen = self.announced()
-        if not self.streams and seen == set() and now - self.resynced < RESYNC_EVERY:
+        try:
+            seen, reachable = registry.read(self.redis), True  # room id -> Space id; None: lost
+        except redis.RedisError as error:
+            self.problems.fail("Redis", error)
+            seen, reachable = None, False
+        if not self.streams and seen == {} and now - self.resynced < RESYNC_EVERY:
             return  # idle: no SQL
         self.resynced = now
         try:
@@ -225,9 +245,9 @@ class Worker:
         except Exception as error:
             self.problems.fail("database", error)
             return
-        if seen is not None:
+        if reachable:
             try:
-                registry.reconcile(self.redis, seen, {space_id for space_id, _, _ in spaces})
+                registry.reconcile(self.redis, seen, {room: space_id for space_id, room, _ in spaces})
             except redis.RedisError as error:
                 self.problems.fail("Redis", error)
         wanted = {forwarding.ssrc_of(room): (space_id, started) for space_id, room, started in spaces}
@@ -260,10 +280,13 @@ class Worker:
         count = 0
         while count < 2000:
             try:
-                packet = self.sock.recv(2048)
+                packet, (sender, _) = self.sock.recvfrom(2048)
             except (BlockingIOError, InterruptedError):
                 break
             count += 1
+            if sender not in self.sources:
+                self._drop_foreign(sender)
+                continue
             parsed = rtp_payload(packet)
             if parsed is None:
                 continue
@@ -271,6 +294,17 @@ class Worker:
             if stream is not None:
                 stream.packet(parsed[1], parsed[2], now)
         return count
+
+    def _drop_foreign(self, sender: str) -> None:
+        """A datagram from an address that is no media server node: counted; its sender logged
+        the first time (a flood from many addresses logs FOREIGN_LOGGED lines, then nothing)."""
+        self.foreign += 1
+        if sender in self.foreign_logged or len(self.foreign_logged) >= FOREIGN_LOGGED:
+            return
+        self.foreign_logged.add(sender)
+        logger.warning("Captions worker: dropping datagrams from %s, not a media server node (%s)%s", sender,
+                       ", ".join(sorted(self.sources)) or "none resolved",
+                       "; further senders are only counted" if len(self.foreign_logged) == FOREIGN_LOGGED else "")
 
     def step(self, timeout: float = 0.02) -> None:
         select.select([self.sock], [], [], timeout)
@@ -291,4 +325,7 @@ class Worker:
             self.step()
         for stream in self.streams.values():
             stream.close(time.monotonic())
+        if self.foreign:
+            logger.info("Captions worker stopped: %s datagrams dropped from senders that are no media server node",
+                        self.foreign)
         self.sock.close()

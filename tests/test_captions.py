@@ -406,12 +406,128 @@ def test_the_slow_resync_finds_a_space_redis_forgot_and_drops_one_that_ended(on_
     try:
         worker.step(0)
         SpaceCaptions.objects.create(space=space, on=True)  # behind the service's back: not in Redis
-        presence.sync_client().sadd(registry.key(), 999_999)  # a stale id
+        presence.sync_client().hset(registry.key(), 999_999, 999_999)  # a stale room
         until = time.monotonic() + 1.5
         while time.monotonic() < until:
             worker.step(0.02)
         assert [s.space_id for s in worker.streams.values()] == [space.pk]
-        assert registry.members(presence.sync_client()) == {space.pk}
+        space.refresh_from_db()
+        assert registry.read(presence.sync_client()) == {space.media_room_id: space.pk}
     finally:
         presence.sync_client().delete(registry.key())
         worker.sock.close()
+
+
+def test_the_media_reconcile_asks_redis_not_postgresql_whether_a_room_is_captioned(
+    on_stage, host, media_server, django_capture_on_commit_callbacks, settings,
+):
+    """The reconcile asks every live room's extra forwards every 2 s: once the registry is built,
+    the captions answer costs no SQL, and turning captions on or off still shows at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from captions import registry
+    from rooms import media
+
+    space, _ = on_stage
+    space.refresh_from_db()
+    room = space.media_room_id
+    target = (settings.CAPTIONS["HOST"], settings.CAPTIONS["PORT"], forwarding.ssrc_of(room))
+    registry.reconcile(presence.sync_client(), None, {})  # what the worker's look finds: nothing captioned
+    with CaptureQueriesContext(connection) as off:
+        assert media.extra_forwards(room) == set()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        caption_services.captions_set(space=space, actor=host, on=True)
+    assert media_server.room_state[room].forwards == {target}  # the media update after commit saw it
+    with CaptureQueriesContext(connection) as on:
+        assert media.extra_forwards(room) == {target}
+        assert media.extra_forwards(room + 1) == set()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        caption_services.captions_set(space=space, actor=host, on=False)
+    assert media_server.room_state[room].forwards == set()
+    with CaptureQueriesContext(connection) as off_again:
+        assert media.extra_forwards(room) == set()
+    assert (off.captured_queries, on.captured_queries, off_again.captured_queries) == ([], [], [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_registry_redis_lost_is_answered_from_postgresql_until_the_worker_rebuilds_it(on_stage, host, settings):
+    """Redis restarted: the forward of a captioned Space does not vanish (the database answers
+    while the registry is not marked synced), and the worker, idle or not, rebuilds the registry
+    within a second rather than at its slow resync."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from captions import registry
+
+    space, _ = on_stage
+    client = presence.sync_client()
+    worker = Worker(host="127.0.0.1", port=0)
+
+    def run(seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            worker.step(0.02)
+
+    try:
+        worker.step(0)  # the first look at the database builds the registry: nothing captioned
+        assert registry.read(client) == {}
+        client.delete(registry.key())  # lost while idle
+        run(1.2)
+        assert registry.read(client) == {}
+
+        caption_services.captions_set(space=space, actor=host, on=True)
+        space.refresh_from_db()
+        target = (settings.CAPTIONS["HOST"], settings.CAPTIONS["PORT"], forwarding.ssrc_of(space.media_room_id))
+        run(1.2)
+        client.delete(registry.key())  # lost while a Space is captioned
+        with CaptureQueriesContext(connection) as lost:
+            assert forwarding.forwards(space.media_room_id) == {target}
+        assert len(lost.captured_queries) == 1
+        run(1.2)
+        assert registry.read(client) == {space.media_room_id: space.pk}
+        with CaptureQueriesContext(connection) as rebuilt:
+            assert forwarding.forwards(space.media_room_id) == {target}
+        assert rebuilt.captured_queries == []
+    finally:
+        client.delete(registry.key())
+        worker.sock.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("node_address, foreign_address", [("127.0.0.1", "127.0.0.2"), ("127.0.0.2", "127.0.0.1")])
+def test_the_worker_takes_rtp_only_from_the_media_server_nodes(captioned, settings, caplog, node_address, foreign_address):
+    """Anyone else who reaches the worker's port is ignored (counted, and logged once), whatever
+    SSRC they send; the nodes' packets still go through. One node (``JANUS_FORWARD_IFACE``) or
+    several (``JANUS_NODES``, their ``forward_host``)."""
+    space, _ = captioned
+    if node_address == "127.0.0.1":
+        settings.JANUS_NODES = []
+        settings.JANUS = {**settings.JANUS, "FORWARD_IFACE": node_address}
+    else:
+        settings.JANUS_NODES = [{"name": name, "url": "http://127.0.0.1:1/janus", "admin_url": "http://127.0.0.1:1/admin",
+                                 "public_url": "", "ws_port": 1, "forward_host": node_address} for name in ("a", "b")]
+    packets = speech_packets("hello", forwarding.ssrc_of(space.media_room_id))[:8]
+    worker = Worker(host="127.0.0.1", port=0)
+    port = worker.sock.getsockname()[1]
+    node, stranger = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    node.bind((node_address, 0))
+    stranger.bind((foreign_address, 0))
+    try:
+        worker.step(0)  # the captioned Space is found
+        stream = next(iter(worker.streams.values()))
+        for packet in packets[:5]:
+            stranger.sendto(packet, ("127.0.0.1", port))
+        for packet in packets[5:]:
+            node.sendto(packet, ("127.0.0.1", port))
+        until = time.monotonic() + 1.0
+        while time.monotonic() < until and stream.stats["packets"] + worker.foreign < len(packets):
+            worker.step(0.02)
+        assert (stream.stats["packets"], worker.foreign) == (3, 5)
+        warnings = [r.getMessage() for r in caplog.records if "not a media server node" in r.getMessage()]
+        assert len(warnings) == 1 and warnings[0].startswith(f"Captions worker: dropping datagrams from {foreign_address},")
+    finally:
+        for sock in (node, stranger, worker.sock):
+            sock.close()
