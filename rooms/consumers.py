@@ -12,7 +12,6 @@ import logging
 import math
 import secrets
 import time
-from collections import deque
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -89,9 +88,11 @@ class SpaceConsumer(AsyncWebsocketConsumer):
         # between the snapshot's seq and the moment it is sent.
         self.held: list[tuple[dict, str, str]] | None = None
         self.snapshot_lock = asyncio.Lock()
-        self.strikes: deque[float] = deque()
+        # Moments of bad frames and of resyncs within the window: lists (a few entries at most),
+        # since an empty deque costs 0.4 KiB for each of thousands of idle sockets.
+        self.strikes: list[float] = []
         self.reactions = limits.Allowance(limits.REACTIONS_PER_SECOND, limits.REACTIONS_BURST, now=time.monotonic())
-        self.resyncs: deque[float] = deque()
+        self.resyncs: list[float] = []
         self.tasks: set[asyncio.Task] = set()
         self.client = client_of_scope(self.scope)
         self.watch_only: SpaceError | None = None
@@ -502,10 +503,9 @@ class SpaceConsumer(AsyncWebsocketConsumer):
             logger.error("Websocket task failed", exc_info=task.exception())
 
 
-def within_rate(moments: deque, limit: int, window: float) -> bool:
+def within_rate(moments: list[float], limit: int, window: float) -> bool:
     """Record one more occurrence now; False when that makes more than ``limit`` in ``window``."""
     now = time.monotonic()
-    while moments and now - moments[0] > window:
-        moments.popleft()
+    moments[:] = [moment for moment in moments if now - moment <= window][-limit:]
     moments.append(now)
     return len(moments) <= limit

@@ -6,7 +6,7 @@
   ``DatabaseOutageMiddleware``);
 - pages: a plain 503 "try again" page, ``templates/503.html``, rendered without the request, so
   without context processors and without looking up the user: nothing in it touches the database;
-- websockets: ``DatabaseOutageWebsocketMiddleware`` here and ``rooms.consumers`` answer an error
+- websockets: ``refuse_websocket`` here (from ``rooms.middleware``) and ``rooms.consumers`` answer an error
   frame with that code and close with 4503 (try again later; the browser reconnects).
 
 Each refusal is one warning line without a traceback: an outage must not bury the log.
@@ -78,28 +78,10 @@ class DatabaseOutageMiddleware:
         return api_response() if is_api(request.path) else page_response()
 
 
-class DatabaseOutageWebsocketMiddleware:
-    """ASGI middleware for websockets: a database error before the consumer accepted (loading the
-    session and the user) refuses the socket with an error frame and 4503, not an HTTP 500."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    async def __call__(self, scope, receive, send):
-        accepted = False
-
-        async def tracking_send(message):
-            nonlocal accepted
-            if message["type"] == "websocket.accept":
-                accepted = True
-            await send(message)
-
-        try:
-            return await self.inner(scope, receive, tracking_send)
-        except DATABASE_ERRORS as error:
-            if accepted:
-                raise
-            note(scope.get("path", "websocket"), error)
-            await send({"type": "websocket.accept"})
-            await send({"type": "websocket.send", "text": json.dumps({"type": "error", "data": BODY})})
-            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+async def refuse_websocket(scope, send, error: Exception) -> None:
+    """A database error before a websocket's consumer accepted it (loading its session and user,
+    ``rooms.middleware``): refuse with an error frame and 4503, not an HTTP 500."""
+    note(scope.get("path", "websocket"), error)
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": json.dumps({"type": "error", "data": BODY})})
+    await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
