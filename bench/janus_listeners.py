@@ -3,8 +3,9 @@ and Janus's CPU time per added listener.
 
 Janus runs with the project's own configuration (``deploy/janus/run``); the Space's AudioBridge
 room, private mountpoint (PIN) and forward are made by the app's own code
-(``JanusMediaServer.room_open``), and a 440 Hz tone, Opus-encoded once, is sent into the
-mountpoint as RTP every 20 ms, as the room's mix would be. Each listener is a light receive-only
+(``JanusMediaServer.room_open``), and a 440 Hz tone, Opus-encoded once as the room's forward
+encodes its mix (mono, 48 kHz, libopus's own rate of 51 kbit/s), is sent into the mountpoint as
+RTP every 20 ms, as the room's mix would be. Each listener is a light receive-only
 client (aiortc): its own Janus websocket with a signed listener token, the Streaming plugin,
 ``watch`` with the PIN, an SDP answer, ICE and DTLS (Janus's ``webrtcup``), then SRTP: every
 packet is counted as it arrives and one in ten is decrypted and authenticated (``light_receivers``;
@@ -15,6 +16,10 @@ listeners are added, every one of them is checked to be receiving, and Janus's C
 (``/proc/<pid>/stat``, user + system) is read over a window.
 
     .venv/bin/python bench/janus_listeners.py --steps 0 50 100 200 300 --seconds 20 --workers 2
+
+A knob is compared by running the same command again with ``--janus-set SECTION.KEY=VALUE`` (that
+janus.jcfg setting changed from the project's), e.g. ``--janus-set media.twcc_period=200``; with
+``JANUS_LIBSRTP_DIR`` set, Janus loads the libsrtp2 found there, as ``deploy/janus/run`` does.
 """
 
 import argparse
@@ -196,23 +201,31 @@ def worker(connection, url: str, mountpoint: int, pin: str, tokens: list[str]):
 # --- the source: a tone into the mountpoint, as the room's mix is ------------------------------
 
 
-def opus_frames(count: int = 50) -> list[bytes]:
+# What the AudioBridge's forward sends: its mix Opus-encoded at 48 kHz, mono, 20 ms, with libopus
+# choosing the bitrate (the room is created without ``default_bitrate``): libopus's automatic
+# rate is 60 * 48000 / 960 + 48000 * 1 = 51,000 bit/s.
+FORWARD_BITRATE = 51000
+
+
+def opus_frames(bitrate: int, count: int = 50) -> list[bytes]:
+    """A second of a 440 Hz tone, Opus-encoded as the room's forward encodes its mix (mono,
+    48 kHz, 20 ms frames, VoIP mode) at ``bitrate``: the payloads the mountpoint receives."""
     import math
     from fractions import Fraction
 
     import av
-    from aiortc.codecs import get_encoder
-    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-    encoder = get_encoder(RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111))
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.bit_rate, encoder.format, encoder.layout = bitrate, "s16", "mono"
+    encoder.sample_rate, encoder.time_base = 48000, Fraction(1, 48000)
+    encoder.options = {"application": "voip"}
     frames = []
     for n in range(count):
         samples = array_bytes([int(8000 * math.sin(2 * math.pi * 440 * (n * 960 + i) / 48000)) for i in range(960)])
         frame = av.AudioFrame(format="s16", layout="mono", samples=960)
         frame.planes[0].update(samples)
         frame.sample_rate, frame.pts, frame.time_base = 48000, n * 960, Fraction(1, 48000)
-        payloads, _ = encoder.encode(frame)
-        frames.extend(payloads)
+        frames.extend(bytes(packet) for packet in encoder.encode(frame))
     return frames
 
 
@@ -220,8 +233,8 @@ def array_bytes(values: list[int]) -> bytes:
     return struct.pack(f"<{len(values)}h", *values)
 
 
-def send_tone(port: int, stop: threading.Event):
-    frames, ssrc = opus_frames(), secrets.randbits(32)
+def send_tone(port: int, frames: list[bytes], stop: threading.Event):
+    ssrc = secrets.randbits(32)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         seq, start = 0, time.monotonic()
         while not stop.is_set():
@@ -239,6 +252,10 @@ def main():
     parser.add_argument("--steps", type=int, nargs="+", default=[0, 50, 100, 200, 300])
     parser.add_argument("--seconds", type=float, default=20, help="measuring window per step")
     parser.add_argument("--workers", type=int, default=2, help="listener processes")
+    parser.add_argument("--source-bitrate", type=int, default=FORWARD_BITRATE,
+                        help="Opus bitrate of the tone fed to the mountpoint (default: the room forward's)")
+    parser.add_argument("--janus-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="run Janus with this janus.jcfg setting changed from the project's (a knob to compare)")
     args = parser.parse_args()
     steps = sorted(set(args.steps) | {0})
 
@@ -261,7 +278,18 @@ def main():
 
     from rooms.media import janus as media
 
-    janus = subprocess.Popen(["deploy/janus/run"], cwd=ROOT, env=env, stdout=open(Path(config_dir) / "janus.log", "w"),
+    if args.janus_set:
+        # As deploy/janus/run does, with the settings asked for changed in the rendered janus.jcfg.
+        subprocess.run([sys.executable, "manage.py", "janus_config", "--out", config_dir], cwd=ROOT, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        rendered = Path(config_dir) / "janus.jcfg"
+        rendered.write_text(override(rendered.read_text(), args.janus_set))
+        command = ["janus", "-C", str(rendered), "-F", config_dir]
+        if env.get("JANUS_LIBSRTP_DIR"):  # as deploy/janus/run does
+            env["LD_LIBRARY_PATH"] = ":".join(filter(None, [env["JANUS_LIBSRTP_DIR"], env.get("LD_LIBRARY_PATH")]))
+    else:
+        command = ["deploy/janus/run"]
+    janus = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(Path(config_dir) / "janus.log", "w"),
                              stderr=subprocess.STDOUT, start_new_session=True)
     stop_tone = threading.Event()
     workers = []
@@ -279,7 +307,8 @@ def main():
         media.JanusMediaServer().room_open(room_id=room, allowed=[], pin=pin)
         with media.plugin(media.STREAMING) as streaming:
             port = media.JanusMediaServer()._mountpoint_info(streaming, room)["media"][0]["port"]
-        threading.Thread(target=send_tone, args=(port, stop_tone), daemon=True).start()
+        frames = opus_frames(args.source_bitrate)
+        threading.Thread(target=send_tone, args=(port, frames, stop_tone), daemon=True).start()
 
         context = multiprocessing.get_context("spawn")
         most = max(steps)
@@ -342,6 +371,24 @@ def main():
         shutil.rmtree(config_dir, ignore_errors=True)
 
 
+def override(config: str, settings: list[str]) -> str:
+    """``config`` (janus.jcfg's text) with each ``section.key=value`` set: the key's line replaced
+    where the section has it, else added at the section's start."""
+    lines = config.splitlines()
+    for setting in settings:
+        name, value = setting.split("=", 1)
+        section, key = name.split(".", 1)
+        start = lines.index(f"{section}: {{")
+        end = lines.index("}", start)
+        line = f"\t{key} = {value}"
+        found = [i for i in range(start + 1, end) if lines[i].strip().split(" ")[0] == key]
+        if found:
+            lines[found[0]] = line
+        else:
+            lines.insert(start + 1, line)
+    return "\n".join(lines) + "\n"
+
+
 def counts(workers) -> list[tuple[int, int]]:
     everyone = []
     for _, pipe in workers:
@@ -391,8 +438,12 @@ def report(rows: list[dict], args):
         slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
         print(f"\nCPU per added listener (least squares over the steps): {100 * slope:.4f} % of a core"
               f" -> {1 / slope:,.0f} listeners per core" if slope > 0 else "\nno measurable CPU per listener")
-    print(f"\ncommand: .venv/bin/python bench/janus_listeners.py --steps {' '.join(map(str, args.steps))} "
-          f"--seconds {args.seconds:g} --workers {args.workers}")
+    extra = "".join(f" --janus-set {setting}" for setting in args.janus_set)
+    if args.source_bitrate != FORWARD_BITRATE:
+        extra += f" --source-bitrate {args.source_bitrate}"
+    library = f"JANUS_LIBSRTP_DIR={os.environ['JANUS_LIBSRTP_DIR']} " if os.environ.get("JANUS_LIBSRTP_DIR") else ""
+    print(f"\ncommand: {library}.venv/bin/python bench/janus_listeners.py --steps {' '.join(map(str, args.steps))} "
+          f"--seconds {args.seconds:g} --workers {args.workers}{extra}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import shutil
 import socket
 import stat
 import struct
+import subprocess
 import time
 from pathlib import Path
 
@@ -157,6 +158,30 @@ def test_janus_runs_with_the_config_its_apis_where_they_belong(janus):
     for refused in ({}, {"admin_secret": "wrong"}, {"admin_secret": "plugin-admin-key"}):
         reply = admin({"janus": "list_sessions", **refused})
         assert reply["janus"] == "error" and reply["error"]["code"] == 403, reply
+
+
+def test_janus_runs_without_a_transport_wide_cc_timer_per_connection(janus):
+    # At 1000 ms the feedback (only ever sent for video Janus receives) rides the RTCP timer and
+    # no PeerConnection gets a timer of its own: about 16 % of a listener's cost (docs/BENCHMARKS.md).
+    info = requests.post(janus["URL"], json={"janus": "info", "transaction": "t"}, timeout=5).json()
+    assert info["twcc-period"] == 1000
+
+
+def test_the_run_script_puts_the_chosen_libsrtp_first(tmp_path):
+    """JANUS_LIBSRTP_DIR (a libsrtp2 built on OpenSSL) comes first on Janus's library path; unset,
+    Janus gets the library path it was given."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "janus").write_text('#!/bin/sh\necho "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"\n')
+    (fake / "janus").chmod(0o755)
+    run = Path(__file__).resolve().parent.parent / "deploy" / "janus" / "run"
+    base = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "JANUS_CONFIG_DIR": str(tmp_path / "janus"),
+            "LD_LIBRARY_PATH": "/opt/other"}
+    chosen = subprocess.run([str(run)], env={**base, "JANUS_LIBSRTP_DIR": "/opt/libsrtp-openssl"},
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    assert chosen.splitlines()[-1] == "LD_LIBRARY_PATH=/opt/libsrtp-openssl:/opt/other"
+    unset = subprocess.run([str(run)], env=base, capture_output=True, text=True, check=True, timeout=60).stdout
+    assert unset.splitlines()[-1] == "LD_LIBRARY_PATH=/opt/other"
 
 
 def test_mountpoints_made_with_port_0_get_a_port_in_the_forward_range(janus):
