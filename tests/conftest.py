@@ -1,5 +1,8 @@
+import fcntl
 import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -32,6 +35,131 @@ def pytest_sessionfinish(session, exitstatus):
     if IN_CI and _skipped and session.exitstatus == 0:
         session.exitstatus = 1
         print(f"\nCI: {len(_skipped)} test(s) skipped, which CI counts as failures: {_skipped}")
+
+
+# The suite runs in two pytest-xdist workers (pytest.ini: -n 2). Tests that must not run beside
+# each other share a group, which one worker runs in turn (``GroupScheduling``):
+# - "media": every test with a real Janus, coturn or Chromium. They take fixed port ranges of their
+#   own (Janus's RTP ports, coturn's relay ports, from the process id), and audio through a real
+#   media server wants the CPU a second Chromium and Janus would take.
+# - "broker-12": the two modules whose Celery workers use Redis database 12 and empty it.
+# Every other module is a group of its own, so module-scoped fixtures are set up once. Groups go
+# out in collection order, which ``OrderGroups`` makes: FIRST first, the media group (the longest)
+# then the modules that mostly wait (the idle relay's minute, the slow media server), so that the
+# other worker's waiting overlaps the media group's work rather than trailing behind it.
+GROUPS = {
+    "tests/e2e/": "media",
+    "tests/test_janus_config.py": "media",
+    "tests/test_deploy.py::test_turn_relays_to_this_server_and_refuses_private_networks": "media",
+    "tests/test_slow_media_server.py": "broker-12",
+    "tests/test_reminders_delivery.py": "broker-12",
+}
+FIRST = [
+    "media",
+    "tests/test_idle_relay.py",
+    "tests/test_schema.py",
+    "broker-12",
+    "tests/test_celery_worker.py",
+    "tests/faults/test_live_space.py",
+    "tests/test_database_faults.py",
+]
+
+
+# Tests marked ``alone`` (see ``machine_share``) in modules this file does not otherwise touch: the
+# captions worker fed speech in real time, from the test's own thread, hears other words when a
+# second test process takes the CPU it needs to keep up.
+ALONE = [
+    "tests/test_captions.py::test_the_worker_captions_a_consenting_speaker_from_the_forwarded_mix",
+]
+
+
+def group_of(nodeid: str) -> str:
+    for prefix, group in GROUPS.items():
+        if nodeid.startswith(prefix):
+            return group
+    return nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's own ``--dist loadgroup`` cannot group here: it renames each test's node id, which
+    pytest 9 no longer lets a plugin do. This scheduler hands out the groups of ``group_of``
+    instead, each whole to one worker, in collection order (``--no-loadscope-reorder``)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Mark the tests in ALONE ``alone``, before ``OrderGroups`` sorts by that mark."""
+    for item in items:
+        if item.nodeid in ALONE:
+            item.add_marker(pytest.mark.alone)
+
+
+class OrderGroups:
+    """Puts the groups in FIRST first, after pytest-django has ordered the tests (its database
+    tests before its transactional ones), whose order each group keeps except that tests marked
+    ``alone`` go last in theirs: by then the other worker is likelier to be done, or on short
+    tests, so that the wait for the machine (``machine_share``) is short."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        rank = {group: n for n, group in enumerate(FIRST)}
+        items.sort(key=lambda item: (rank.get(group_of(item.nodeid), len(FIRST)), item.get_closest_marker("alone") is not None))
+
+
+# Where a parallel run keeps the locks of ``machine_share`` (a folder, set in the environment).
+MACHINE_LOCKS = "SPACES_TEST_MACHINE_LOCKS"
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(OrderGroups(), "spaces-order-groups")
+    # The controller of a parallel run makes the locks ``machine_share`` takes; the workers it
+    # starts afterwards inherit their paths.
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        folder = tempfile.mkdtemp(prefix="spaces-tests-")
+        os.environ[MACHINE_LOCKS] = folder
+        config._spaces_machine_locks = folder
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_spaces_machine_locks", None)
+    if folder:
+        for name in ("machine", "gate"):
+            Path(folder, name).unlink(missing_ok=True)
+        os.rmdir(folder)
+        os.environ.pop(MACHINE_LOCKS, None)
+
+
+@pytest.fixture(autouse=True)
+def machine_share(request):
+    """In a parallel run, a test marked ``alone`` has the machine to itself: the other worker
+    finishes its current test and waits. Those tests hold a real-time bound (a caption that must
+    not come a second and a half after consent went, an unmute undone within 200 ms, speech
+    recognised as it is fed) that a second test process busy on one of the two cores broke, not
+    the code.
+
+    Every other test holds a shared lock on ``machine`` for its run (fixtures included; this
+    fixture is set up first and torn down last), a test marked ``alone`` an exclusive one. The
+    ``gate`` lock, held while waiting for ``machine``, keeps a stream of short shared-lock tests
+    from starving an exclusive one. Outside a parallel run, nothing is locked."""
+    folder = os.environ.get(MACHINE_LOCKS)
+    if not folder:
+        yield
+        return
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(Path(folder, "gate"), "a") as gate, open(Path(folder, "machine"), "a") as machine:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(machine, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        fcntl.flock(gate, fcntl.LOCK_UN)
+        yield
+    # Closing the file released the lock.
 
 
 @pytest.fixture(autouse=True)

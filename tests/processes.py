@@ -27,6 +27,25 @@ test_database_url.__test__ = False
 
 _handed_out: set[int] = set()
 
+PORTS = (20000, 30000)
+
+
+def port_range() -> range:
+    """The ports ``free_port`` may hand out in this process.
+
+    Under pytest-xdist each worker has a slice of its own: the check in ``free_port`` only proves a
+    port free at that moment, and another worker could otherwise pick the same one before this
+    worker's process has bound it. Outside xdist (one test process, the benchmarks) it is the whole
+    range. The range stays below 30000, where the stacks' Janus RTP ranges begin."""
+    low, high = PORTS
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count <= 1:
+        return range(low, high)
+    size = (high - low) // count
+    start = low + int(worker[2:]) * size
+    return range(start, start + size)
+
 
 def free_port() -> int:
     """A port nothing listens on, never the same twice in one test run.
@@ -34,9 +53,11 @@ def free_port() -> int:
     Ports come from below the kernel's ephemeral range (32768 and up), so an outgoing connection
     cannot take one between this check and the process that binds it; asking the kernel for port 0
     instead gave two processes of one stack the same port (Redis and Janus's admin server) when a
-    port was handed back before its process had bound it."""
+    port was handed back before its process had bound it. Parallel test processes draw from
+    slices of their own (``port_range``)."""
+    ports = port_range()
     while True:
-        port = random.randrange(20000, 32000)
+        port = random.choice(ports)
         if port in _handed_out:
             continue
         with socket.socket() as s:

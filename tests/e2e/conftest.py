@@ -54,7 +54,7 @@ def janus_nodes() -> int:
 
 
 @pytest.fixture
-def stack(transactional_db, tmp_path, settings, stack_env, janus_nodes):
+def stack(request, transactional_db, tmp_path, settings, stack_env, janus_nodes):
     """Janus and daphne on free ports, sharing the test database; yields their URLs and env. With
     ``janus_nodes`` > 1, more Janus processes (not respawned: one killed stays down) on ports of
     their own, all listed in ``JANUS_NODES``; ``stack.nodes`` holds them as
@@ -68,6 +68,10 @@ def stack(transactional_db, tmp_path, settings, stack_env, janus_nodes):
     redis_port = free_port()
     own_redis = Process(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
                         dict(os.environ), tmp_path / "redis.log")
+    # Every process started here is stopped, in reverse, after the test, or as soon as setting up
+    # the stack fails (a finalizer runs then too; code after the yield would not).
+    processes = [own_redis]
+    request.addfinalizer(lambda: [process.stop() for process in reversed(processes)])
     private = f"redis://127.0.0.1:{redis_port}"
     assert wait_for(lambda: redis.Redis.from_url(private).ping(), timeout=10), own_redis.tail()
     rtp = 30000 + (os.getpid() % 50) * 400
@@ -103,6 +107,7 @@ def stack(transactional_db, tmp_path, settings, stack_env, janus_nodes):
                         "JANUS_RTP_RANGE": f"{rtp_extra}-{rtp_extra + 49}", "JANUS_FORWARD_PORT_BASE": str(rtp_extra + 50),
                         "JANUS_FORWARD_PORT_COUNT": "50"}
             node_processes.append(Process(["deploy/janus/run"], node_env, tmp_path / f"janus-{number}.log"))
+            processes.append(node_processes[-1])
             nodes.append({"name": f"node-{number}", "url": f"http://127.0.0.1:{ports['JANUS_HTTP_PORT']}/janus",
                           "admin_url": f"http://127.0.0.1:{ports['JANUS_ADMIN_PORT']}/admin", "public_url": "",
                           "ws_port": ports["JANUS_WS_PORT"], "forward_host": "127.0.0.1"})
@@ -110,10 +115,19 @@ def stack(transactional_db, tmp_path, settings, stack_env, janus_nodes):
         settings.JANUS_NODES = nodes
     # Under deploy/respawn, as in `make run`: Janus killed is Janus started again.
     janus = Process(["deploy/respawn", "deploy/janus/run"], env, tmp_path / "janus.log")
+    processes.append(janus)
     web = Process(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "spaces.asgi:application"],
         env, tmp_path / "daphne.log",
     )
+    processes.append(web)
+    # Media work (rooms, grants, mutes) runs in Celery tasks, so every stack has a worker. It needs
+    # only the environment: started now, it boots while Janus and daphne do, not after them.
+    processes.append(Process(
+        [sys.executable, "-m", "celery", "-A", "spaces", "worker", "--concurrency", "2", "--without-gossip",
+         "--without-mingle", "--loglevel", "INFO"],
+        {**env, "SPACES_SWEEP_INTERVAL": "1"}, tmp_path / "celery-worker.log",
+    ))
     janus_url = f"http://127.0.0.1:{http_port}/janus"
     assert wait_for(lambda: requests.post(janus_url, json={"janus": "info", "transaction": "t"}, timeout=1).ok, timeout=20), janus.tail()
     for node, process in zip(nodes[1:], node_processes):
@@ -129,13 +143,6 @@ def stack(transactional_db, tmp_path, settings, stack_env, janus_nodes):
         "FORWARD_PORT_BASE": rtp + 200, "FORWARD_PORT_COUNT": 200,
     }
     settings.SPACES_MEDIA_SERVER = "rooms.media.janus.JanusMediaServer"
-    # Media work (rooms, grants, mutes) runs in Celery tasks, so every stack has a worker.
-    worker = Process(
-        [sys.executable, "-m", "celery", "-A", "spaces", "worker", "--concurrency", "2", "--without-gossip",
-         "--without-mingle", "--loglevel", "INFO"],
-        {**env, "SPACES_SWEEP_INTERVAL": "1"}, tmp_path / "celery-worker.log",
-    )
-    processes = [own_redis, web, janus, *node_processes, worker]
 
     def celery():
         """A beat that sweeps every second (scheduled starts), beside the worker."""
@@ -146,8 +153,6 @@ def stack(transactional_db, tmp_path, settings, stack_env, janus_nodes):
     stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "web": web, "tmp": tmp_path, "celery": staticmethod(celery),
                                "nodes": [(node["name"], process, node) for node, process in zip(nodes, [None, *node_processes])]})
     yield stack
-    for process in reversed(processes):
-        process.stop()
 
 
 def wants_a_gesture(monkeypatch) -> dict:

@@ -58,6 +58,7 @@ CAPTION_LOG = """() => {
 }"""
 
 
+@pytest.mark.alone
 def test_a_consenting_speakers_words_reach_a_listeners_page_and_stop_when_consent_goes(stack, browser, settings):
     settings.CAPTIONS = {**settings.CAPTIONS, "PORT": CAPTIONS_PORT}
     worker = Process([sys.executable, "manage.py", "captions_worker", "--port", str(CAPTIONS_PORT)],

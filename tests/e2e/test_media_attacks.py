@@ -352,6 +352,7 @@ def kill_janus(stack) -> float:
 # --- the attacks ------------------------------------------------------------------------------
 
 
+@pytest.mark.alone
 def test_a_forged_unmute_is_undone_before_listeners_hear_it(stack, browser):
     """Before: the Janus event handler reacted to "joined" only (a muted speaker rejoining was
     muted again); a "configured" event changed nothing, so a speaker the host muted who sent
