@@ -31,6 +31,12 @@ from fanout import PG, ROOT, Baseline, ClientPool, Daphnes, cpu_seconds, psql, r
 
 DB_NAME = "bench_join_storm"
 TARGET_JOINS_PER_SECOND = 1000
+# An anonymous join itself commits nothing (tests/test_guests.py counts every SQL statement of a
+# crowd's arrivals and their ``listening``: none). What a storm does commit is once a second,
+# whatever the rate: the batch that announces the second's joins (one write) and each web
+# process reading the snapshot again after it; at 1,000 joins a second that is about 0.01 a
+# join. More than twice that would mean something commits per join.
+MAX_COMMITS_PER_JOIN = 0.02
 COMMAND_URLS = 200
 
 
@@ -160,14 +166,14 @@ def run(args, env: dict) -> dict:
 
 def table(row: dict) -> str:
     ratio = row["joins_per_s"] / row["baseline_connects_per_s"]
-    verdict = "PASS" if row["joins_per_s"] >= TARGET_JOINS_PER_SECOND and row["commits_per_join_less_idle"] < 0.01 else "MISS"
+    verdict = "PASS" if row["joins_per_s"] >= TARGET_JOINS_PER_SECOND and row["commits_per_join_less_idle"] <= MAX_COMMITS_PER_JOIN else "MISS"
     by_part = " / ".join(f"{r:.0f}" for r in row["joins_per_s_by_part"])
     base_by_part = " / ".join(f"{r:.0f}" for r in row["baseline_by_part"])
     return "\n".join(
         [
             "| listeners | joined | failed | listener count after | joins/s | joins/s per fifth | baseline connects/s "
             "| baseline per fifth | ratio | server CPU ms per join (baseline per connect) "
-            "| PG commits per join (less idle) | target ≥ 1,000/s, 0 commits |",
+            "| PG commits per join (less idle) | target ≥ 1,000/s, no commit per join |",
             "| ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | --- |",
             f"| {row['clients']} | {row['connected']} | {row['failed']} | {row['listener_count']} | "
             f"{row['joins_per_s']:.0f} | {by_part} | {row['baseline_connects_per_s']:.0f} | {base_by_part} | "
