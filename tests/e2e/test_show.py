@@ -44,6 +44,9 @@ def local(moment: datetime, seconds: bool = False) -> str:
 
 
 def schedule(page, title: str, when: str):
+    # The page's script puts the browser's time zone in the form; a person never submits before
+    # it ran, a test on a busy machine can (then the time would be read in UTC, and said so).
+    page.wait_for_function("() => document.querySelector('#schedule-form input[name$=\"timezone\"]')?.value")
     page.fill("#id_schedule-title", title)
     page.fill("#id_schedule-scheduled_for", when)
     page.click("button[name=schedule]")
