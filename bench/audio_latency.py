@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from stack import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Stack, pct, sign_in  # the stack also puts the project on the path
+from stack import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Stack, pct, speaker_and_listener  # the stack also puts the project on the path
 from tests.processes import cpu_seconds
 
 # The speaker's microphone: an oscillator gated into 80 ms beeps once a second; emission times kept.
@@ -73,16 +73,7 @@ def main():
         janus_pid = stack.janus_pid()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            speaker_context = browser.new_context()
-            speaker_context.add_init_script(BEEPING_MICROPHONE)
-            speaker = speaker_context.new_page()
-            sign_in(speaker, base, "bench_host")
-            speaker.goto(f"{base}/s/{space.code}/")  # the host's page joins the stage by itself
-            speaker.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=30000)
-            listener = browser.new_page()
-            listener.goto(f"{base}/s/{space.code}/")
-            listener.click("#listen")
-            listener.wait_for_function("document.getElementById('audio').srcObject", timeout=30000)
+            speaker, listener = speaker_and_listener(browser, base, space.code, "bench_host", BEEPING_MICROPHONE)
             listener.evaluate(ONSET_DETECTOR)
             listener.wait_for_timeout(2000)
             start = speaker.evaluate("performance.timeOrigin + performance.now()")

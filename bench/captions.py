@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from stack import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Stack, pct, sign_in  # the stack also puts the project on the path
+from stack import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Stack, pct, speaker_and_listener  # the stack also puts the project on the path
 from tests.processes import cpu_seconds, free_port
 
 SENTENCES = [
@@ -154,16 +154,7 @@ def live(rounds: int):
                                                  capture_output=True, check=True).stdout).decode() for s in SENTENCES]
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = browser.new_context()
-            context.add_init_script(SPEAKING_MICROPHONE)
-            speaker = context.new_page()
-            sign_in(speaker, base, "bench_host")
-            speaker.goto(f"{base}/s/{space.code}/")  # the host's page joins the stage by itself
-            speaker.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=30000)
-            listener = browser.new_page()
-            listener.goto(f"{base}/s/{space.code}/")
-            listener.click("#listen")
-            listener.wait_for_function("document.getElementById('audio').srcObject", timeout=30000)
+            speaker, listener = speaker_and_listener(browser, base, space.code, "bench_host", SPEAKING_MICROPHONE)
             listener.evaluate(CAPTION_LOG)
             time.sleep(3)
             cpu_before, wall_before = cpu_seconds(captions_worker.pid), time.monotonic()

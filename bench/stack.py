@@ -132,3 +132,20 @@ def sign_in(page, base: str, username: str, password: str = PASSWORD) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
+
+
+def speaker_and_listener(browser, base: str, code: str, username: str, microphone: str):
+    """The host (``username``) on the stage of Space ``code`` with ``microphone`` (an init script
+    standing in for the microphone), and a signed-out listener who pressed Listen and has the
+    Space's audio: ``(speaker page, listener page)``."""
+    context = browser.new_context()
+    context.add_init_script(microphone)
+    speaker = context.new_page()
+    sign_in(speaker, base, username)
+    speaker.goto(f"{base}/s/{code}/")  # the host's page joins the stage by itself
+    speaker.wait_for_function("document.getElementById('media-status').textContent.includes('on stage')", timeout=30000)
+    listener = browser.new_page()
+    listener.goto(f"{base}/s/{code}/")
+    listener.click("#listen")
+    listener.wait_for_function("document.getElementById('audio').srcObject", timeout=30000)
+    return speaker, listener
