@@ -207,9 +207,10 @@ def worker(connection, url: str, mountpoint: int, pin: str, tokens: list[str]):
 FORWARD_BITRATE = 51000
 
 
-def opus_frames(bitrate: int, count: int = 50) -> list[bytes]:
+def opus_frames(bitrate: int, frame_ms: int = 20) -> list[bytes]:
     """A second of a 440 Hz tone, Opus-encoded as the room's forward encodes its mix (mono,
-    48 kHz, 20 ms frames, VoIP mode) at ``bitrate``: the payloads the mountpoint receives."""
+    48 kHz, VoIP mode) at ``bitrate``, in packets of ``frame_ms``: the payloads the mountpoint
+    receives."""
     import math
     from fractions import Fraction
 
@@ -218,13 +219,14 @@ def opus_frames(bitrate: int, count: int = 50) -> list[bytes]:
     encoder = av.CodecContext.create("libopus", "w")
     encoder.bit_rate, encoder.format, encoder.layout = bitrate, "s16", "mono"
     encoder.sample_rate, encoder.time_base = 48000, Fraction(1, 48000)
-    encoder.options = {"application": "voip"}
+    encoder.options = {"application": "voip", "frame_duration": str(frame_ms)}
+    size = 48 * frame_ms
     frames = []
-    for n in range(count):
-        samples = array_bytes([int(8000 * math.sin(2 * math.pi * 440 * (n * 960 + i) / 48000)) for i in range(960)])
-        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+    for n in range(1000 // frame_ms):
+        samples = array_bytes([int(8000 * math.sin(2 * math.pi * 440 * (n * size + i) / 48000)) for i in range(size)])
+        frame = av.AudioFrame(format="s16", layout="mono", samples=size)
         frame.planes[0].update(samples)
-        frame.sample_rate, frame.pts, frame.time_base = 48000, n * 960, Fraction(1, 48000)
+        frame.sample_rate, frame.pts, frame.time_base = 48000, n * size, Fraction(1, 48000)
         frames.extend(bytes(packet) for packet in encoder.encode(frame))
     return frames
 
@@ -233,15 +235,15 @@ def array_bytes(values: list[int]) -> bytes:
     return struct.pack(f"<{len(values)}h", *values)
 
 
-def send_tone(port: int, frames: list[bytes], stop: threading.Event):
-    ssrc = secrets.randbits(32)
+def send_tone(port: int, frames: list[bytes], stop: threading.Event, frame_ms: int = 20):
+    ssrc, size = secrets.randbits(32), 48 * frame_ms
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         seq, start = 0, time.monotonic()
         while not stop.is_set():
-            header = struct.pack("!BBHII", 0x80, 111, seq & 0xFFFF, (seq * 960) & 0xFFFFFFFF, ssrc)
+            header = struct.pack("!BBHII", 0x80, 111, seq & 0xFFFF, (seq * size) & 0xFFFFFFFF, ssrc)
             udp.sendto(header + frames[seq % len(frames)], ("127.0.0.1", port))
             seq += 1
-            time.sleep(max(0.0, start + seq * 0.02 - time.monotonic()))
+            time.sleep(max(0.0, start + seq * frame_ms / 1000 - time.monotonic()))
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -254,6 +256,8 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="listener processes")
     parser.add_argument("--source-bitrate", type=int, default=FORWARD_BITRATE,
                         help="Opus bitrate of the tone fed to the mountpoint (default: the room forward's)")
+    parser.add_argument("--frame-ms", type=int, default=20, choices=(20, 40, 60),
+                        help="audio per packet the mountpoint receives (default: 20, as the room's mix)")
     parser.add_argument("--janus-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="run Janus with this janus.jcfg setting changed from the project's (a knob to compare)")
     args = parser.parse_args()
@@ -307,8 +311,8 @@ def main():
         media.JanusMediaServer().room_open(room_id=room, allowed=[], pin=pin)
         with media.plugin(media.STREAMING) as streaming:
             port = media.JanusMediaServer()._mountpoint_info(streaming, room)["media"][0]["port"]
-        frames = opus_frames(args.source_bitrate)
-        threading.Thread(target=send_tone, args=(port, frames, stop_tone), daemon=True).start()
+        frames = opus_frames(args.source_bitrate, args.frame_ms)
+        threading.Thread(target=send_tone, args=(port, frames, stop_tone, args.frame_ms), daemon=True).start()
 
         context = multiprocessing.get_context("spawn")
         most = max(steps)
@@ -340,11 +344,11 @@ def main():
             cpu1, t1 = cpu_seconds(janus.pid), time.monotonic()
             after, received_t1 = counts(workers), time.monotonic()
             sent1 = janus_sent(media)
-            rates = sorted((sent1[h][0] - sent0[h][0]) / (sent1[h][1] - sent0[h][1]) / 50 for h in sent0.keys() & sent1.keys())
+            rates = sorted((sent1[h][0] - sent0[h][0]) / (sent1[h][1] - sent0[h][1]) / (1000 / args.frame_ms) for h in sent0.keys() & sent1.keys())
             window = t1 - t0
             received = [b[0] - a[0] for a, b in zip(settled, after)]
             decrypted = sum(b[1] - a[1] for a, b in zip(settled, after))
-            expected = (received_t1 - received_t0) / 0.02  # packets each listener should have had
+            expected = (received_t1 - received_t0) / (args.frame_ms / 1000)  # packets each listener should have had
             rows.append({
                 "listeners": step, "cpu": (cpu1 - cpu0) / window, "connect_s": connect_s, "silent": silent,
                 "median_share": statistics.median(received) / expected if received else None,

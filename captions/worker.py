@@ -3,7 +3,7 @@ never takes a web process's time.
 
 It listens on one UDP port (``settings.CAPTIONS``) where the media server forwards the mix of every
 Space whose captions are on (``captions.forwarding``; the RTP SSRC names the room), and takes
-datagrams only from the media server's nodes (``node_addresses``). For each such
+datagrams only from the media server's nodes (``rooms.media.nodes.addresses``). For each such
 Space it decodes the mix, samples who is talking (Redis, several times a second), gates the audio
 by consent (``captions.gating``), feeds what passes to the recogniser, sends the words as they come
 (``caption`` frames, ``final`` false) and keeps each finished utterance (``captions.services``).
@@ -55,21 +55,6 @@ def redis_client(url: str) -> redis.Redis:
     """Who is talking is asked ten times a second: a Redis that does not answer must not hold the
     loop (redis-py would retry with backoff for seconds), it is one unknown sample."""
     return redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
-
-
-def node_addresses() -> set[str]:
-    """The addresses the media server's nodes send the mixes from: each node's forward address
-    (``rooms.media.nodes``: ``forward_host`` of ``JANUS_NODES``, or ``JANUS_FORWARD_IFACE`` for the
-    one node), names resolved once, at start. A node on another machine sends from its address
-    on the network that reaches the worker, which is the forward address the other nodes use."""
-    addresses = set()
-    for node in nodes.nodes():
-        try:
-            addresses |= {info[4][0] for info in socket.getaddrinfo(node.forward_host, None, socket.AF_INET, socket.SOCK_DGRAM)}
-        except socket.gaierror as error:
-            logger.error("Captions worker: the forward address %r of node %s does not resolve (%s): nothing "
-                         "it sends is taken", node.forward_host, node.name, error)
-    return addresses
 
 
 def rms(pcm: bytes) -> float:
@@ -222,7 +207,7 @@ class Worker:
         self.running = True
         # Only the media server's nodes may send: anyone else reaching the port could otherwise
         # put words in a captioned Space (the SSRC is made from the room id, which is no secret).
-        self.sources = node_addresses()
+        self.sources = nodes.addresses()
         self.foreign = 0  # datagrams dropped for their sender
         self.foreign_logged: set[str] = set()
 

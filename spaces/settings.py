@@ -425,6 +425,12 @@ JANUS = {
     "FORWARD_PORT_BASE": int(os.environ.get("JANUS_FORWARD_PORT_BASE", "22000")),
     "FORWARD_PORT_COUNT": int(os.environ.get("JANUS_FORWARD_PORT_COUNT", "2000")),
     "FORWARD_IFACE": os.environ.get("JANUS_FORWARD_IFACE", "127.0.0.1"),
+    # Audio per packet that listeners receive (rooms.media.packer): 20 (the room's mix as the
+    # AudioBridge encodes it, forwarded straight to the mountpoints), 40 or 60 (the room's 20 ms
+    # frames packed by this node's packer, on FORWARD_IFACE:PACKER_PORT: a third of the packets,
+    # so about half of Janus's CPU per listener, for 40 ms more delay; docs/MEDIA.md).
+    "LISTENER_PACKET_MS": os.environ.get("JANUS_LISTENER_PACKET_MS", "60"),
+    "PACKER_PORT": int(os.environ.get("JANUS_PACKER_PORT", "21999")),
     "LIB_DIR": os.environ.get("JANUS_LIB_DIR", "/usr/lib/x86_64-linux-gnu/janus"),
     "DEBUG_LEVEL": int(os.environ.get("JANUS_DEBUG_LEVEL", "3")),
     # Janus's event_loops: threads serving all PeerConnections (0: one thread per connection).
@@ -442,6 +448,11 @@ JANUS = {
     "ENABLED": _janus_enabled,
     "TIMEOUT": float(os.environ.get("JANUS_TIMEOUT", "5")),
 }
+if JANUS["LISTENER_PACKET_MS"] not in ("20", "40", "60"):
+    raise RuntimeError("JANUS_LISTENER_PACKET_MS: 20, 40 or 60 (milliseconds of audio in a listener's packet).")
+JANUS["LISTENER_PACKET_MS"] = int(JANUS["LISTENER_PACKET_MS"])
+if not 0 < JANUS["PACKER_PORT"] < 65536:
+    raise RuntimeError("JANUS_PACKER_PORT: a UDP port.")
 # Janus's ICE candidates (validated here: they go into janus.jcfg's `nat` section).
 for _address in JANUS["PUBLIC_IP"]:
     try:
@@ -453,7 +464,8 @@ if any(not re.fullmatch(r"[A-Za-z0-9_.:-]+", item) for item in JANUS["ICE_ENFORC
 
 # Several Janus nodes (rooms.media.nodes): a JSON list of {"name", "url", "admin_url",
 # "public_url", "ws_port", "forward_host"}, the last being the address other nodes send a room's
-# mix to (this node's mountpoints listen there). Empty: the one node JANUS above describes, as
+# mix to (this node's mountpoints and packer listen there), and optionally "packer_port" (the
+# node's JANUS_PACKER_PORT, if not this one's). Empty: the one node JANUS above describes, as
 # `make run` starts it. A Space's speakers live on one node; its listeners spread over more once
 # each node carrying the Space has JANUS_NODE_LISTENERS viewers (docs/SCALING.md).
 JANUS_NODES = json.loads(os.environ.get("JANUS_NODES") or "[]")
@@ -462,6 +474,8 @@ if not isinstance(JANUS_NODES, list) or any(not isinstance(n, dict) or _node_key
     raise RuntimeError(f"JANUS_NODES: a JSON list of objects with the keys {', '.join(sorted(_node_keys))}.")
 if len({n["name"] for n in JANUS_NODES}) != len(JANUS_NODES):
     raise RuntimeError("JANUS_NODES: every node needs its own name.")
+if any(not isinstance(n.get("packer_port", 1), int) or not 0 < n.get("packer_port", 1) < 65536 for n in JANUS_NODES):
+    raise RuntimeError("JANUS_NODES: a node's packer_port is a UDP port (a number).")
 JANUS_NODE_LISTENERS = int(os.environ.get("JANUS_NODE_LISTENERS", "1000"))
 
 # TURN (coturn, deploy/coturn/turnserver.conf): a relay for browsers whose network blocks UDP to

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import io
+import secrets
 import os
 import shutil
 import socket
@@ -204,3 +205,50 @@ def test_mountpoints_made_with_port_0_get_a_port_in_the_forward_range(janus):
         assert data.get("streaming") == "created", data
         ports |= {media["port"] for media in data["stream"]["ports"]}
     assert len(ports) == 2 and all(base <= port < base + 50 for port in ports), ports
+
+
+def test_a_rooms_mix_goes_to_the_packer_with_its_mountpoints_port_in_the_ssrc(janus, settings):
+    """With listeners' packets of 60 ms the room forwards to the node's packer, the SSRC naming the
+    mountpoint's port (rooms.media.packer); with 20, straight to the mountpoint. Switching is a
+    repair like any other: the next room_open (the reconcile) replaces the forward, and a
+    mountpoint on a new port gets a forward with the new SSRC."""
+    from rooms.media import janus as media
+    from rooms.media import packer
+
+    settings.SPACES_MEDIA_FORWARDS = []  # no captions forward to ask about
+    server, room = media.JanusMediaServer(), 1 + secrets.randbelow(2**52 - 1)
+
+    def forwards() -> list[tuple]:
+        with media.plugin(media.AUDIOBRIDGE) as bridge:
+            listing = bridge.message(media._secret({"request": "listforwarders", "room": room}, room))
+        return sorted((f["ip"], f["port"], f["ssrc"]) for f in listing["rtp_forwarders"])
+
+    def mountpoint_port() -> int:
+        with media.plugin(media.STREAMING) as streaming:
+            return server._mountpoint_info(streaming, room)["media"][0]["port"]
+
+    try:
+        settings.JANUS["LISTENER_PACKET_MS"], settings.JANUS["PACKER_PORT"] = 60, 21999
+        server.room_open(room_id=room, allowed=[], pin="pin-1")
+        port = mountpoint_port()
+        assert forwards() == [("127.0.0.1", 21999, packer.ssrc_for(room, port))]
+        server.room_open(room_id=room, allowed=[], pin="pin-1")  # the reconcile: nothing changes
+        assert forwards() == [("127.0.0.1", 21999, packer.ssrc_for(room, port))]
+
+        settings.JANUS["LISTENER_PACKET_MS"] = 20
+        server.room_open(room_id=room, allowed=[], pin="pin-1")
+        assert [f[:2] for f in forwards()] == [("127.0.0.1", port)]
+
+        # The mountpoint gone (a Janus restart loses it too) and made again on another port.
+        settings.JANUS["LISTENER_PACKET_MS"] = 60
+        with media.plugin(media.STREAMING) as streaming:
+            blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # keeps the old port taken
+            streaming.message({"request": "destroy", "id": room, "secret": media.room_secret(room)})
+            blocker.bind(("127.0.0.1", port))
+        with blocker:
+            server.room_open(room_id=room, allowed=[], pin="pin-1")
+            moved = mountpoint_port()
+        assert moved != port
+        assert forwards() == [("127.0.0.1", 21999, packer.ssrc_for(room, moved))]
+    finally:
+        server.room_close(room_id=room)

@@ -37,7 +37,7 @@ import redis
 import requests
 from django.conf import settings
 
-from . import MediaError, Rooms, browser_credentials, extra_forwards, nodes
+from . import MediaError, Rooms, browser_credentials, extra_forwards, nodes, packer
 from .nodes import Node
 
 logger = logging.getLogger(__name__)
@@ -176,6 +176,14 @@ def participants(bridge: PluginSession, room_id: int) -> dict[int, bool]:
     return {p["id"]: bool(p.get("muted")) for p in listing.get("participants", [])}
 
 
+def _listeners_forward(room_id: int, node: Node, mountpoint_port: int) -> tuple[str, int, int | None]:
+    """Where the room's mix goes for its listeners on ``node``: straight to the mountpoint with
+    20 ms packets, else to the node's packer, the SSRC saying which mountpoint (``rooms.media.packer``)."""
+    if settings.JANUS["LISTENER_PACKET_MS"] == 20:
+        return (node.forward_host, mountpoint_port, None)
+    return (node.forward_host, node.packer_port, packer.ssrc_for(room_id, mountpoint_port))
+
+
 def _ignore_missing(call, *codes: int) -> None:
     try:
         call()
@@ -203,7 +211,7 @@ class JanusMediaServer:
                 self._bridge_open(bridge, room_id, allowed, record_file)
                 with plugin(STREAMING, node) as streaming:
                     port = self._mountpoint_open(streaming, room_id, pin, node)
-                self._forward(bridge, room_id, {(node.forward_host, port)}, extra_forwards(room_id))
+                self._forward(bridge, room_id, {_listeners_forward(room_id, node, port)} | extra_forwards(room_id))
             return
         up = nodes.healthy()
         if not up:
@@ -224,11 +232,11 @@ class JanusMediaServer:
                 carrying.append(extra)
         with plugin(AUDIOBRIDGE, home) as bridge:
             self._bridge_open(bridge, room_id, allowed, record_file)
-            targets = set()
+            targets = extra_forwards(room_id)
             for node in carrying:
                 with plugin(STREAMING, node) as streaming:
-                    targets.add((node.forward_host, self._mountpoint_open(streaming, room_id, pin, node)))
-            self._forward(bridge, room_id, targets, extra_forwards(room_id))
+                    targets.add(_listeners_forward(room_id, node, self._mountpoint_open(streaming, room_id, pin, node)))
+            self._forward(bridge, room_id, targets)
         for node in up:
             if node != home:
                 self._bridge_close(room_id, node)
@@ -334,25 +342,24 @@ class JanusMediaServer:
             raise MediaError(f"Mountpoint {room_id} exists but does not take this room's secret.")
         return info
 
-    def _forward(self, bridge: PluginSession, room_id: int, targets: set[tuple[str, int]],
-                 extras: set[tuple[str, int, int]] = frozenset()) -> None:
-        """Exactly one forward of the room's mix to each mountpoint (address, port), and to each of
-        ``extras`` (address, port, SSRC: the captions worker while captions are on); any other
-        forward is stopped."""
-        ssrcs = {(host, port): ssrc for host, port, ssrc in extras}
-        targets = set(targets) | set(ssrcs)
+    def _forward(self, bridge: PluginSession, room_id: int, targets: set[tuple[str, int, int | None]]) -> None:
+        """Exactly one forward of the room's mix to each target (address, port, SSRC, or None where
+        any SSRC will do): the listeners' mountpoints or their packers (``_listeners_forward``), and
+        whoever else takes the mix (``extra_forwards``: the captions worker while captions are on);
+        any other forward is stopped."""
         listing = bridge.message(_secret({"request": "listforwarders", "room": room_id}, room_id))
         forwarding = set()
         for forwarder in listing.get("rtp_forwarders", []):
-            target = (forwarder.get("ip"), forwarder.get("port"))
+            host, port, ssrc = forwarder.get("ip"), forwarder.get("port"), forwarder.get("ssrc")
+            target = (host, port, ssrc) if (host, port, ssrc) in targets else (host, port, None)
             if target in targets and target not in forwarding:
                 forwarding.add(target)
                 continue
             bridge.message(_secret({"request": "stop_rtp_forward", "room": room_id, "stream_id": forwarder["stream_id"]}, room_id))
-        for host, port in sorted(targets - forwarding):
+        for host, port, ssrc in sorted(targets - forwarding, key=str):
             request = {"request": "rtp_forward", "room": room_id, "host": host, "port": port, "codec": "opus", "ptype": OPUS_PT}
-            if (host, port) in ssrcs:
-                request["ssrc"] = ssrcs[(host, port)]
+            if ssrc is not None:
+                request["ssrc"] = ssrc
             bridge.message(_secret(request, room_id))
 
     def room_close(self, *, room_id: int) -> None:

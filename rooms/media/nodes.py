@@ -17,10 +17,14 @@ The placement is kept in Redis, not in the database: it is a cache of what Janus
 can be asked whether it holds a room), rebuilt by the reconcile if Redis loses it.
 """
 
+import logging
+import socket
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,18 +35,35 @@ class Node:
     public_url: str  # what browsers connect to; empty: ws://<page host>:ws_port
     ws_port: int
     forward_host: str  # the address (an IP) other nodes forward a room's mix to; mountpoints listen there
+    packer_port: int  # its packer's UDP port on forward_host (rooms.media.packer)
 
 
 def nodes() -> list[Node]:
     if settings.JANUS_NODES:
         return [
             Node(name=n["name"], url=n["url"], admin_url=n["admin_url"], public_url=n["public_url"],
-                 ws_port=int(n["ws_port"]), forward_host=n["forward_host"])
+                 ws_port=int(n["ws_port"]), forward_host=n["forward_host"],
+                 packer_port=int(n.get("packer_port", settings.JANUS["PACKER_PORT"])))
             for n in settings.JANUS_NODES
         ]
     janus = settings.JANUS
     return [Node(name="local", url=janus["URL"], admin_url=janus["ADMIN_URL"], public_url=janus["PUBLIC_URL"],
-                 ws_port=janus["WS_PORT"], forward_host=janus["FORWARD_IFACE"])]
+                 ws_port=janus["WS_PORT"], forward_host=janus["FORWARD_IFACE"], packer_port=janus["PACKER_PORT"])]
+
+
+def addresses() -> set[str]:
+    """The addresses the nodes send a room's mix from: each node's forward address, names resolved
+    now (the captions worker and the packer take datagrams from these only). A node on another
+    machine sends from its address on the network that reaches this one, which is the forward
+    address the other nodes use."""
+    found = set()
+    for node in nodes():
+        try:
+            found |= {info[4][0] for info in socket.getaddrinfo(node.forward_host, None, socket.AF_INET, socket.SOCK_DGRAM)}
+        except socket.gaierror as error:
+            logger.error("The forward address %r of Janus node %s does not resolve (%s): nothing it sends is taken",
+                         node.forward_host, node.name, error)
+    return found
 
 
 def several() -> bool:

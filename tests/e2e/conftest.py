@@ -61,7 +61,7 @@ def stack(request, transactional_db, tmp_path, settings, stack_env, janus_nodes)
     ``(name, process or None for the first, node settings)``."""
     require(shutil.which("janus") is not None, "Janus (Debian package janus) is needed")
     require(os.path.exists(CHROMIUM), "Debian's chromium is needed")
-    web_port, http_port, ws_port, admin_port = free_port(), free_port(), free_port(), free_port()
+    web_port, http_port, ws_port, admin_port, packer_port = free_port(), free_port(), free_port(), free_port(), free_port()
     # A Redis of the stack's own for its Celery broker, cache, presence and media locks: the stack's
     # worker then takes only this stack's tasks, even with other test runs on the machine.
     require(shutil.which("redis-server") is not None, "redis-server is needed")
@@ -86,6 +86,7 @@ def stack(request, transactional_db, tmp_path, settings, stack_env, janus_nodes)
         "JANUS_RTP_RANGE": f"{rtp}-{rtp + 199}",
         "JANUS_FORWARD_PORT_BASE": str(rtp + 200),
         "JANUS_FORWARD_PORT_COUNT": "200",
+        "JANUS_PACKER_PORT": str(packer_port),
         "JANUS_CONFIG_DIR": str(tmp_path / "janus"),
         "MEDIA_ROOT": str(tmp_path / "media"),
         # Frames go through the tests' channel layer (the tests may publish too); the rest is private.
@@ -99,23 +100,29 @@ def stack(request, transactional_db, tmp_path, settings, stack_env, janus_nodes)
     nodes, node_processes = [], []
     if janus_nodes > 1:
         nodes.append({"name": "node-1", "url": f"http://127.0.0.1:{http_port}/janus", "admin_url": f"http://127.0.0.1:{admin_port}/admin",
-                      "public_url": "", "ws_port": ws_port, "forward_host": "127.0.0.1"})
+                      "public_url": "", "ws_port": ws_port, "forward_host": "127.0.0.1", "packer_port": packer_port})
         for number in range(2, janus_nodes + 1):
-            ports = {name: free_port() for name in ("JANUS_HTTP_PORT", "JANUS_WS_PORT", "JANUS_ADMIN_PORT")}
+            ports = {name: free_port() for name in ("JANUS_HTTP_PORT", "JANUS_WS_PORT", "JANUS_ADMIN_PORT", "JANUS_PACKER_PORT")}
             rtp_extra = 10000 + (os.getpid() % 50) * 200 + (number - 2) * 100 // (janus_nodes - 1)
             node_env = {**env, **{k: str(v) for k, v in ports.items()}, "JANUS_CONFIG_DIR": str(tmp_path / f"janus-{number}"),
                         "JANUS_RTP_RANGE": f"{rtp_extra}-{rtp_extra + 49}", "JANUS_FORWARD_PORT_BASE": str(rtp_extra + 50),
                         "JANUS_FORWARD_PORT_COUNT": "50"}
             node_processes.append(Process(["deploy/janus/run"], node_env, tmp_path / f"janus-{number}.log"))
             processes.append(node_processes[-1])
+            # Its packer, on the node's own port and range, as on a machine of its own.
+            processes.append(Process([sys.executable, "manage.py", "media_packer"], node_env, tmp_path / f"packer-{number}.log"))
             nodes.append({"name": f"node-{number}", "url": f"http://127.0.0.1:{ports['JANUS_HTTP_PORT']}/janus",
                           "admin_url": f"http://127.0.0.1:{ports['JANUS_ADMIN_PORT']}/admin", "public_url": "",
-                          "ws_port": ports["JANUS_WS_PORT"], "forward_host": "127.0.0.1"})
+                          "ws_port": ports["JANUS_WS_PORT"], "forward_host": "127.0.0.1",
+                          "packer_port": ports["JANUS_PACKER_PORT"]})
         env["JANUS_NODES"] = json.dumps(nodes)
         settings.JANUS_NODES = nodes
     # Under deploy/respawn, as in `make run`: Janus killed is Janus started again.
     janus = Process(["deploy/respawn", "deploy/janus/run"], env, tmp_path / "janus.log")
     processes.append(janus)
+    # The first node's packer (rooms.media.packer): the listeners' packets of 60 ms, as in `make run`.
+    packer = Process(["deploy/respawn", sys.executable, "manage.py", "media_packer"], env, tmp_path / "packer.log")
+    processes.append(packer)
     web = Process(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "spaces.asgi:application"],
         env, tmp_path / "daphne.log",
@@ -140,7 +147,7 @@ def stack(request, transactional_db, tmp_path, settings, stack_env, janus_nodes)
     settings.JANUS = {
         **settings.JANUS, "ENABLED": True, "URL": janus_url, "HTTP_PORT": http_port, "WS_PORT": ws_port,
         "ADMIN_URL": f"http://127.0.0.1:{admin_port}/admin", "ADMIN_PORT": admin_port,
-        "FORWARD_PORT_BASE": rtp + 200, "FORWARD_PORT_COUNT": 200,
+        "FORWARD_PORT_BASE": rtp + 200, "FORWARD_PORT_COUNT": 200, "PACKER_PORT": packer_port,
     }
     settings.SPACES_MEDIA_SERVER = "rooms.media.janus.JanusMediaServer"
 
@@ -150,7 +157,7 @@ def stack(request, transactional_db, tmp_path, settings, stack_env, janus_nodes)
                                   str(tmp_path / "beat"), "--loglevel", "INFO"],
                                  {**env, "SPACES_SWEEP_INTERVAL": "1"}, tmp_path / "celery-beat.log"))
 
-    stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "web": web, "tmp": tmp_path, "celery": staticmethod(celery),
+    stack = type("Stack", (), {"base": base, "env": env, "janus": janus, "packer": packer, "web": web, "tmp": tmp_path, "celery": staticmethod(celery),
                                "nodes": [(node["name"], process, node) for node, process in zip(nodes, [None, *node_processes])]})
     yield stack
 

@@ -57,6 +57,34 @@ def reconcile(stack) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# Keeps every RTCPeerConnection the page makes (janus.js makes them) where the test can ask its stats.
+KEEP_PEER_CONNECTIONS = """
+window.peerConnections = [];
+const Native = window.RTCPeerConnection;
+window.RTCPeerConnection = function (...args) { const pc = new Native(...args); window.peerConnections.push(pc); return pc; };
+window.RTCPeerConnection.prototype = Native.prototype;
+"""
+# Audio packets received, and the audio they carried (samples at 48 kHz), on the page's connections.
+INBOUND_AUDIO = """async () => {
+  let packets = 0, samples = 0;
+  for (const pc of window.peerConnections) {
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') { packets += r.packetsReceived; samples += r.totalSamplesReceived || 0; }
+    });
+  }
+  return [packets, samples];
+}"""
+
+
+def packet_ms(page, seconds: float = 3.0) -> float:
+    """Milliseconds of audio per packet the page receives, measured over ``seconds``."""
+    packets0, samples0 = page.evaluate(INBOUND_AUDIO)
+    time.sleep(seconds)
+    packets1, samples1 = page.evaluate(INBOUND_AUDIO)
+    assert packets1 > packets0, "no audio packets arrive"
+    return (samples1 - samples0) / 48 / (packets1 - packets0)
+
+
 def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, browser):
     host, fan = UserFactory(username="host"), UserFactory(username="fan")
     api = api_for(host, stack.base)
@@ -82,6 +110,7 @@ def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, bro
     fan_page.goto(f"{stack.base}/s/{space.code}/")
     fan_page.click("#listen")
     listener = browser.new_context().new_page()
+    listener.add_init_script(KEEP_PEER_CONNECTIONS)
     listener.goto(f"{stack.base}/s/{space.code}/")
     listener.click("#listen")
     listener.wait_for_function("document.getElementById('media-status').textContent === 'Listening.'", timeout=15000)
@@ -92,6 +121,9 @@ def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, bro
     url = f"{stack.base}/api/spaces/{space.code}/participants/{fan_p.uid}/"
     assert api.patch(url, json={"role": "speaker"}).status_code == 200
     assert hears(listener, timeout=15), "the listener never heard the speaker"
+    # ...in packets of 60 ms (JANUS_LISTENER_PACKET_MS, the node's packer): a third of what Janus
+    # would send them with the AudioBridge's own 20 ms packets, the same audio.
+    assert 55 <= packet_ms(listener) <= 65
     # Janus's talking events reach the page as a speaking ring around the fan.
     listener.wait_for_selector(f'#stage .person.speaking[data-id="{fan_p.uid}"]', timeout=10000)
 
