@@ -187,7 +187,7 @@ def main():
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True)
     tone = work / "tone.wav"
     subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", str(tone), "synth", "60", "sine", "440", "vol", "0.5"], check=True)
-    web_port, http_port, ws_port, admin_port, redis_port = free_port(), free_port(), free_port(), free_port(), free_port()
+    web_port, http_port, ws_port, admin_port, redis_port, packer_port = (free_port() for _ in range(6))
     config_dir = str(work / "janus")
 
     env = {
@@ -196,7 +196,7 @@ def main():
         "SPACES_PORT": str(web_port), "JANUS_HTTP_PORT": str(http_port), "JANUS_WS_PORT": str(ws_port),
         "JANUS_ADMIN_PORT": str(admin_port), "JANUS_RTP_RANGE": RTP_RANGE,
         "JANUS_FORWARD_PORT_BASE": str(FORWARD_BASE), "JANUS_FORWARD_PORT_COUNT": str(FORWARD_COUNT),
-        "JANUS_CONFIG_DIR": config_dir, "MEDIA_ROOT": str(work / "media"), "CHANNEL_PREFIX": f"bench-media-{os.getpid()}",
+        "JANUS_PACKER_PORT": str(packer_port), "JANUS_CONFIG_DIR": config_dir, "MEDIA_ROOT": str(work / "media"), "CHANNEL_PREFIX": f"bench-media-{os.getpid()}",
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/1",
         "SPACES_MEDIA_RECONCILE_INTERVAL": "2", "RESPAWN_STABLE": str(RESPAWN_STABLE),
     }
@@ -213,6 +213,7 @@ def main():
         # another run's worker on the same database number would take this run's tasks.
         start("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"]),
         start("janus", ["deploy/respawn", "deploy/janus/run"]),
+        start("packer", ["deploy/respawn", sys.executable, "manage.py", "media_packer"]),
         start("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "spaces.asgi:application"]),
         start("worker", [*celery, "worker", "--concurrency", "2", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]),
         start("beat", [*celery, "beat", "--schedule", str(work / "beat"), "--loglevel", "INFO"]),

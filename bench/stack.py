@@ -1,5 +1,5 @@
 """The stack the browser benchmarks run against, started one way for all of them: a database of
-the bench's own (dropped and made afresh), real Janus, daphne and a Celery worker for the media
+the bench's own (dropped and made afresh), real Janus and its packer, daphne and a Celery worker for the media
 tasks, on free ports, with a Redis prefix and a Celery broker database of their own; waited on
 until daphne and Janus both answer; stopped (every process group) however the bench ends.
 
@@ -45,7 +45,7 @@ class Stack:
 
     def __init__(self, name: str, *, rtp_base: int, broker_db: int, env: dict[str, str] | None = None):
         self.db = f"bench_{name}"
-        self.web_port, self.http_port, self.ws_port, self.admin_port = (free_port() for _ in range(4))
+        self.web_port, self.http_port, self.ws_port, self.admin_port, self.packer_port = (free_port() for _ in range(5))
         self.janus_dir = tempfile.mkdtemp(prefix=f"bench-{name}-janus-")
         self.base = f"http://127.0.0.1:{self.web_port}"
         self.env = {
@@ -55,7 +55,7 @@ class Stack:
             "SPACES_PORT": str(self.web_port), "JANUS_HTTP_PORT": str(self.http_port),
             "JANUS_WS_PORT": str(self.ws_port), "JANUS_ADMIN_PORT": str(self.admin_port),
             "JANUS_RTP_RANGE": f"{rtp_base}-{rtp_base + 399}", "JANUS_FORWARD_PORT_BASE": str(rtp_base + 400),
-            "JANUS_FORWARD_PORT_COUNT": "200", "JANUS_CONFIG_DIR": self.janus_dir,
+            "JANUS_FORWARD_PORT_COUNT": "200", "JANUS_CONFIG_DIR": self.janus_dir, "JANUS_PACKER_PORT": str(self.packer_port),
             "CHANNEL_PREFIX": f"bench-{name}-{os.getpid()}", "LOG_LEVEL": "WARNING",
             # Media work runs in the Celery worker started here, on a broker of the bench's own.
             "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
@@ -84,6 +84,7 @@ class Stack:
         os.environ.update(self.env)
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
         self.spawn(["deploy/janus/run"])
+        self.spawn([sys.executable, "manage.py", "media_packer"])  # the listeners' 60 ms packets, as in `make run`
         self.spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.web_port), "spaces.asgi:application"])
         self.spawn([sys.executable, "-m", "celery", "-A", "spaces", "worker", "--concurrency", "1", "--without-gossip",
                     "--without-mingle", "--loglevel", "WARNING"])
