@@ -3,6 +3,7 @@ share link hears it, and the host's controls hold in the media server. Real Janu
 Debian's headless Chromium with a fake microphone."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -124,6 +125,12 @@ def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, bro
     # ...in packets of 60 ms (JANUS_LISTENER_PACKET_MS, the node's packer): a third of what Janus
     # would send them with the AudioBridge's own 20 ms packets, the same audio.
     assert 55 <= packet_ms(listener) <= 65
+    # The packer dies: respawned, it packs the next frames (it keeps nothing), and the listener
+    # hears again without doing anything.
+    packer_pid = int(subprocess.run(["pgrep", "-P", str(stack.packer.process.pid)], capture_output=True, text=True).stdout.split()[0])
+    os.kill(packer_pid, signal.SIGKILL)
+    assert wait_for(lambda: audio_level(listener) < SILENCE, timeout=5), "still audible with the packer dead"
+    assert hears(listener, timeout=10), "the listener did not hear again once the packer was back"
     # Janus's talking events reach the page as a speaking ring around the fan.
     listener.wait_for_selector(f'#stage .person.speaking[data-id="{fan_p.uid}"]', timeout=10000)
 
