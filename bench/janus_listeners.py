@@ -1,23 +1,35 @@
 """Listeners per core on one Janus node: real WebRTC listeners on a Space's Streaming mountpoint,
-and Janus's CPU time per added listener.
+and Janus's CPU time per added listener, with the room's own 20 ms packets and with the packer's
+longer ones (``rooms.media.packer``), measured in the same run on the same listeners.
 
 Janus runs with the project's own configuration (``deploy/janus/run``); the Space's AudioBridge
 room, private mountpoint (PIN) and forward are made by the app's own code
-(``JanusMediaServer.room_open``), and a 440 Hz tone, Opus-encoded once as the room's forward
-encodes its mix (mono, 48 kHz, libopus's own rate of 51 kbit/s), is sent into the mountpoint as
-RTP every 20 ms, as the room's mix would be. Each listener is a light receive-only
-client (aiortc): its own Janus websocket with a signed listener token, the Streaming plugin,
-``watch`` with the PIN, an SDP answer, ICE and DTLS (Janus's ``webrtcup``), then SRTP: every
-packet is counted as it arrives and one in ten is decrypted and authenticated (``light_receivers``;
-what a browser does beyond, jitter buffer and decoding, costs the client, not Janus). Janus's own
-per-connection counters (admin API) say how much it sent to each. Listeners are run by several
-worker processes. At each step (0 first: the baseline, measured in the same run) the
-listeners are added, every one of them is checked to be receiving, and Janus's CPU time
-(``/proc/<pid>/stat``, user + system) is read over a window.
+(``JanusMediaServer.room_open``). A 440 Hz tone, Opus-encoded once as the room's forward encodes
+its mix (mono, 48 kHz, 20 ms frames, libopus's own rate of 51 kbit/s), is sent as RTP every
+20 ms, one frame a packet, as the AudioBridge sends the room's mix. Where it goes is switched as
+the run goes, one ``--packet-ms`` value at a time: for 20, straight to the mountpoint (as the room
+forwards with ``JANUS_LISTENER_PACKET_MS=20``); for 40 or 60, to a packer of that packet length
+(``manage.py media_packer``, one process per value, started by the bench on a port of its own),
+with the SSRC that names the mountpoint's port (``packer.ssrc_for``), and the packer sends the
+frames two or three to a packet to the mountpoint (as the room forwards by default). The tone's
+sequence numbers and timestamps run on across the switches.
+
+Each listener is a light receive-only client (aiortc): its own Janus websocket with a signed
+listener token, the Streaming plugin, ``watch`` with the PIN, an SDP answer, ICE and DTLS
+(Janus's ``webrtcup``), then SRTP: every packet is counted as it arrives and one in ten is
+decrypted and authenticated (``light_receivers``; what a browser does beyond, jitter buffer and
+decoding, costs the client, not Janus). Janus's own per-connection counters (admin API) say how
+much it sent to each. Listeners are run by several worker processes. At each step (0 first: the
+baseline, measured in the same run) the listeners are added; then, for each packet length in turn,
+the tone is switched to its route, every listener is checked to be receiving, and Janus's CPU time
+(``/proc/<pid>/stat``, user + system) is read over a window, with the packer's own over the same
+window. The report has a table per packet length, each with its CPU per added listener, and
+compares each length's cost with the 20 ms packets' of the same run.
 
     .venv/bin/python bench/janus_listeners.py --steps 0 50 100 200 300 --seconds 20 --workers 2
 
-A knob is compared by running the same command again with ``--janus-set SECTION.KEY=VALUE`` (that
+``--packet-ms`` chooses the lengths compared (one or more of 20, 40, 60; default: 20 60). A knob
+is compared by running the same command again with ``--janus-set SECTION.KEY=VALUE`` (that
 janus.jcfg setting changed from the project's), e.g. ``--janus-set media.twcc_period=200``; with
 ``JANUS_LIBSRTP_DIR`` set, Janus loads the libsrtp2 found there, as ``deploy/janus/run`` does.
 """
@@ -117,7 +129,7 @@ class Listener:
 
     @property
     def packets(self) -> tuple[int, int]:
-        """(SRTP datagrams received, of which decrypted and authenticated)."""
+        """(SRTP datagrams of audio received, of which decrypted and authenticated: one in DECRYPT_EVERY)."""
         if not self.receiver:
             return 0, 0
         dtls = self.receiver.transport
@@ -138,17 +150,20 @@ DECRYPT_EVERY = 10
 
 
 def light_receivers():
-    """Light listeners: every SRTP datagram is counted where it arrives (the ICE socket) and one in
-    ``DECRYPT_EVERY`` goes on to be decrypted and authenticated (SRTP's replay window takes the
-    gaps), then dropped: no parsing, jitter buffer or decoding, a browser's work rather than
-    Janus's. STUN (ICE, consent) and DTLS take aiortc's usual path."""
+    """Light listeners: every SRTP datagram of audio (RTP) is counted where it arrives (the ICE
+    socket) and one in ``DECRYPT_EVERY`` goes on to be decrypted and authenticated (SRTP's replay
+    window takes the gaps), then dropped: no parsing, jitter buffer or decoding, a browser's work
+    rather than Janus's. STUN (ICE, consent), DTLS and RTCP take aiortc's usual path."""
     from aioice.ice import StunProtocol
     from aiortc.rtcdtlstransport import RTCDtlsTransport
 
     received = StunProtocol.datagram_received
 
     def datagram_received(self, data, addr):
-        if data and 127 < data[0] < 192:  # RTP or RTCP (RFC 7983)
+        # RTP (RFC 7983: SRTP or SRTCP; RFC 5761: RTCP's packet types 192-223 in the second byte).
+        # Janus's RTCP (about one a second) takes aiortc's usual path and is not counted: a
+        # listener's count is the audio packets it had.
+        if len(data) > 1 and 127 < data[0] < 192 and not 191 < data[1] < 224:
             self.bench_rtp = getattr(self, "bench_rtp", 0) + 1
             if self.bench_rtp % DECRYPT_EVERY:
                 return
@@ -205,12 +220,12 @@ def worker(connection, url: str, mountpoint: int, pin: str, tokens: list[str]):
 # choosing the bitrate (the room is created without ``default_bitrate``): libopus's automatic
 # rate is 60 * 48000 / 960 + 48000 * 1 = 51,000 bit/s.
 FORWARD_BITRATE = 51000
+FRAME_MS = 20  # the AudioBridge's frames, one per RTP packet
 
 
-def opus_frames(bitrate: int, frame_ms: int = 20) -> list[bytes]:
+def opus_frames(bitrate: int) -> list[bytes]:
     """A second of a 440 Hz tone, Opus-encoded as the room's forward encodes its mix (mono,
-    48 kHz, VoIP mode) at ``bitrate``, in packets of ``frame_ms``: the payloads the mountpoint
-    receives."""
+    48 kHz, VoIP mode, 20 ms frames) at ``bitrate``: the payloads the AudioBridge would send."""
     import math
     from fractions import Fraction
 
@@ -219,10 +234,10 @@ def opus_frames(bitrate: int, frame_ms: int = 20) -> list[bytes]:
     encoder = av.CodecContext.create("libopus", "w")
     encoder.bit_rate, encoder.format, encoder.layout = bitrate, "s16", "mono"
     encoder.sample_rate, encoder.time_base = 48000, Fraction(1, 48000)
-    encoder.options = {"application": "voip", "frame_duration": str(frame_ms)}
-    size = 48 * frame_ms
+    encoder.options = {"application": "voip", "frame_duration": str(FRAME_MS)}
+    size = 48 * FRAME_MS
     frames = []
-    for n in range(1000 // frame_ms):
+    for n in range(1000 // FRAME_MS):
         samples = array_bytes([int(8000 * math.sin(2 * math.pi * 440 * (n * size + i) / 48000)) for i in range(size)])
         frame = av.AudioFrame(format="s16", layout="mono", samples=size)
         frame.planes[0].update(samples)
@@ -235,15 +250,56 @@ def array_bytes(values: list[int]) -> bytes:
     return struct.pack(f"<{len(values)}h", *values)
 
 
-def send_tone(port: int, frames: list[bytes], stop: threading.Event, frame_ms: int = 20):
-    ssrc, size = secrets.randbits(32), 48 * frame_ms
+class Route:
+    """Where the tone goes, switched by the main thread: ``target`` is (port on 127.0.0.1, SSRC),
+    replaced whole."""
+
+    def __init__(self, port: int, ssrc: int):
+        self.target = (port, ssrc)
+
+
+def send_tone(route: Route, frames: list[bytes], stop: threading.Event):
+    """20 ms frames, one per RTP packet, as the AudioBridge's forward sends them, to wherever
+    ``route`` says when each one goes; sequence numbers and timestamps run on across switches."""
+    size = 48 * FRAME_MS
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         seq, start = 0, time.monotonic()
         while not stop.is_set():
+            port, ssrc = route.target
             header = struct.pack("!BBHII", 0x80, 111, seq & 0xFFFF, (seq * size) & 0xFFFFFFFF, ssrc)
-            udp.sendto(header + frames[seq % len(frames)], ("127.0.0.1", port))
+            try:
+                udp.sendto(header + frames[seq % len(frames)], ("127.0.0.1", port))
+            except OSError:  # a full buffer: the next one goes
+                pass
             seq += 1
-            time.sleep(max(0.0, start + seq * frame_ms / 1000 - time.monotonic()))
+            time.sleep(max(0.0, start + seq * FRAME_MS / 1000 - time.monotonic()))
+
+
+def start_packer(env: dict, packet_ms: int, config_dir: str) -> tuple[subprocess.Popen, int]:
+    """This node's packer (``manage.py media_packer``) packing ``packet_ms``, on a port of its own;
+    returned once it says it listens."""
+    port = free_port()
+    log = Path(config_dir) / f"packer-{packet_ms}.log"
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "media_packer"], cwd=ROOT,
+        env={**env, "JANUS_PACKER_PORT": str(port), "JANUS_LISTENER_PACKET_MS": str(packet_ms)},
+        stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while "Packer on" not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the {packet_ms} ms packer did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.2)
+    return process, port
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -256,12 +312,14 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="listener processes")
     parser.add_argument("--source-bitrate", type=int, default=FORWARD_BITRATE,
                         help="Opus bitrate of the tone fed to the mountpoint (default: the room forward's)")
-    parser.add_argument("--frame-ms", type=int, default=20, choices=(20, 40, 60),
-                        help="audio per packet the mountpoint receives (default: 20, as the room's mix)")
+    parser.add_argument("--packet-ms", type=int, nargs="+", default=[20, 60], choices=(20, 40, 60),
+                        help="audio per packet the mountpoint receives, compared in turn at each step: 20 straight "
+                             "from the room, 40 or 60 through a packer (default: 20 60)")
     parser.add_argument("--janus-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="run Janus with this janus.jcfg setting changed from the project's (a knob to compare)")
     args = parser.parse_args()
     steps = sorted(set(args.steps) | {0})
+    modes = list(dict.fromkeys(args.packet_ms))
 
     http_port, ws_port, admin_port = free_port(), free_port(), free_port()
     config_dir = tempfile.mkdtemp(prefix="janus-bench-")
@@ -269,6 +327,9 @@ def main():
         **os.environ, "JANUS_HTTP_PORT": str(http_port), "JANUS_WS_PORT": str(ws_port), "JANUS_ADMIN_PORT": str(admin_port),
         "JANUS_CONFIG_DIR": config_dir, "JANUS_RTP_RANGE": "40000-41999", "JANUS_FORWARD_PORT_BASE": "42000",
         "JANUS_FORWARD_PORT_COUNT": "100", "JANUS_ENABLED": "1", "JANUS_NODES": "",
+        # The room's own forward goes straight to the mountpoint (it sends nothing: nobody speaks);
+        # the packers are the bench's own, each told its packet length.
+        "JANUS_LISTENER_PACKET_MS": "20",
         # The room is opened straight through the media layer, with no Space behind it (and no
         # database): no captions forward to ask about.
         "CAPTIONS_ENABLED": "0",
@@ -297,6 +358,7 @@ def main():
                              stderr=subprocess.STDOUT, start_new_session=True)
     stop_tone = threading.Event()
     workers = []
+    packers: dict[int, tuple[subprocess.Popen, int]] = {}
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -311,8 +373,28 @@ def main():
         media.JanusMediaServer().room_open(room_id=room, allowed=[], pin=pin)
         with media.plugin(media.STREAMING) as streaming:
             port = media.JanusMediaServer()._mountpoint_info(streaming, room)["media"][0]["port"]
-        frames = opus_frames(args.source_bitrate, args.frame_ms)
-        threading.Thread(target=send_tone, args=(port, frames, stop_tone, args.frame_ms), daemon=True).start()
+        for ms in modes:
+            if ms > FRAME_MS:
+                packers[ms] = start_packer(env, ms, config_dir)
+        from rooms.media import packer
+
+        straight, packed = (port, secrets.randbits(32)), packer.ssrc_for(room, port)
+        route = Route(*straight)
+        frames = opus_frames(args.source_bitrate)
+        threading.Thread(target=send_tone, args=(route, frames, stop_tone), daemon=True).start()
+
+        def switch(ms: int) -> None:
+            if ms == FRAME_MS:
+                route.target = straight
+                return
+            if route.target[1] == packed:
+                # From one packer to another: both send with the same SSRC, and the sequence
+                # numbers of the second need not follow the first's (each counts its own), which
+                # Janus would pass on to the listeners as a jump back (SRTP replay). A moment
+                # straight to the mountpoint first: a new SSRC each time for Janus.
+                route.target = straight
+                time.sleep(0.3)
+            route.target = (packers[ms][1], packed)
 
         context = multiprocessing.get_context("spawn")
         most = max(steps)
@@ -323,7 +405,8 @@ def main():
             process.start()
             workers.append((process, ours))
 
-        rows, present = [], 0
+        rows: dict[int, list[dict]] = {ms: [] for ms in modes}
+        present = 0
         for step in steps:
             added = time.monotonic()
             while present < step:
@@ -334,31 +417,38 @@ def main():
                     pipe.recv()
                 present = step
             connect_s = time.monotonic() - added
-            before = counts(workers)
-            time.sleep(3)  # everyone connected is receiving: each one's counts grew
-            sent0 = janus_sent(media)
-            settled, received_t0 = counts(workers), time.monotonic()
-            silent = sum(1 for a, b in zip(before, settled) if b[0] <= a[0] or b[1] <= a[1])
-            cpu0, t0 = cpu_seconds(janus.pid), time.monotonic()
-            time.sleep(args.seconds)
-            cpu1, t1 = cpu_seconds(janus.pid), time.monotonic()
-            after, received_t1 = counts(workers), time.monotonic()
-            sent1 = janus_sent(media)
-            rates = sorted((sent1[h][0] - sent0[h][0]) / (sent1[h][1] - sent0[h][1]) / (1000 / args.frame_ms) for h in sent0.keys() & sent1.keys())
-            window = t1 - t0
-            received = [b[0] - a[0] for a, b in zip(settled, after)]
-            decrypted = sum(b[1] - a[1] for a, b in zip(settled, after))
-            expected = (received_t1 - received_t0) / (args.frame_ms / 1000)  # packets each listener should have had
-            rows.append({
-                "listeners": step, "cpu": (cpu1 - cpu0) / window, "connect_s": connect_s, "silent": silent,
-                "median_share": statistics.median(received) / expected if received else None,
-                "min_share": min(received) / expected if received else None,
-                "decrypted": decrypted / (sum(received) / DECRYPT_EVERY) if sum(received) else None,
-                "rss_mb": rss_mb(janus.pid),
-                "sent_share": (statistics.median(rates), rates[0], len(rates)) if step and rates else None,
-            })
-            print(f"  {step} listeners (added in {connect_s:.1f} s): Janus {100 * rows[-1]['cpu']:.1f} % of a core",
-                  file=sys.stderr, flush=True)
+            for ms in modes:
+                switch(ms)
+                packer_pid = packers[ms][0].pid if ms in packers else None
+                before = counts(workers)
+                time.sleep(3)  # everyone connected is receiving: each one's counts grew
+                sent0 = janus_sent(media)
+                settled, received_t0 = counts(workers), time.monotonic()
+                silent = sum(1 for a, b in zip(before, settled) if b[0] <= a[0] or b[1] <= a[1])
+                cpu0, packer0, t0 = cpu_seconds(janus.pid), packer_pid and cpu_seconds(packer_pid), time.monotonic()
+                time.sleep(args.seconds)
+                cpu1, packer1, t1 = cpu_seconds(janus.pid), packer_pid and cpu_seconds(packer_pid), time.monotonic()
+                after, received_t1 = counts(workers), time.monotonic()
+                sent1 = janus_sent(media)
+                per_second = 1000 / ms  # packets a listener should have each second
+                rates = sorted((sent1[h][0] - sent0[h][0]) / (sent1[h][1] - sent0[h][1]) / per_second
+                               for h in sent0.keys() & sent1.keys())
+                window = t1 - t0
+                received = [b[0] - a[0] for a, b in zip(settled, after)]
+                decrypted = sum(b[1] - a[1] for a, b in zip(settled, after))
+                expected = (received_t1 - received_t0) * per_second  # packets each listener should have had
+                rows[ms].append({
+                    "listeners": step, "cpu": (cpu1 - cpu0) / window, "connect_s": connect_s, "silent": silent,
+                    "packer_cpu": (packer1 - packer0) / window if packer_pid else None,
+                    "median_share": statistics.median(received) / expected if received else None,
+                    "min_share": min(received) / expected if received else None,
+                    "decrypted": decrypted / (sum(received) / DECRYPT_EVERY) if sum(received) else None,
+                    "rss_mb": rss_mb(janus.pid),
+                    "sent_share": (statistics.median(rates), rates[0], len(rates)) if step and rates else None,
+                })
+                packer_note = f", packer {100 * rows[ms][-1]['packer_cpu']:.1f} %" if packer_pid else ""
+                print(f"  {step} listeners (added in {connect_s:.1f} s), {ms} ms packets: Janus "
+                      f"{100 * rows[ms][-1]['cpu']:.1f} % of a core{packer_note}", file=sys.stderr, flush=True)
         report(rows, args)
     finally:
         for process, pipe in workers:
@@ -370,6 +460,8 @@ def main():
                 pass
             process.terminate()
         stop_tone.set()
+        for process, _ in packers.values():
+            stop_process(process)
         os.killpg(janus.pid, signal.SIGTERM)
         janus.wait(timeout=10)
         shutil.rmtree(config_dir, ignore_errors=True)
@@ -420,29 +512,59 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def report(rows: list[dict], args):
-    base = rows[0]["cpu"]
-    print(f"\nJanus listeners per core (one node, {os.cpu_count()} cores; baseline: 0 listeners, same run)\n")
-    print("| listeners | Janus CPU (% of a core) | over baseline | per added listener | ratio to baseline | sent by Janus (median / lowest, handles) | received (median / lowest) | sampled packets that decrypted | silent | Janus RSS |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for row in rows:
-        extra = row["cpu"] - base
-        per = f"{100 * extra / row['listeners']:.3f} %" if row["listeners"] else "-"
-        share = f"{100 * row['median_share']:.0f} % / {100 * row['min_share']:.0f} %" if row["median_share"] is not None else "-"
-        ratio = f"{row['cpu'] / base:.1f}×" if base > 0 else "-"
-        sent = (f"{100 * row['sent_share'][0]:.0f} % / {100 * row['sent_share'][1]:.0f} % ({row['sent_share'][2]})"
-                if row["sent_share"] else "-")
-        decrypted = f"{100 * row['decrypted']:.0f} %" if row.get("decrypted") is not None else "-"
-        print(f"| {row['listeners']} | {100 * row['cpu']:.2f} | {100 * extra:+.2f} | {per} | {ratio} | {sent} | {share} | {decrypted} | {row['silent']} | {row['rss_mb']:.0f} MB |")
-    loaded = [row for row in rows if row["listeners"]]
-    if loaded:
-        # Least squares through every step: CPU = base + slope * listeners.
-        xs, ys = [r["listeners"] for r in rows], [r["cpu"] for r in rows]
-        mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
-        print(f"\nCPU per added listener (least squares over the steps): {100 * slope:.4f} % of a core"
-              f" -> {1 / slope:,.0f} listeners per core" if slope > 0 else "\nno measurable CPU per listener")
-    extra = "".join(f" --janus-set {setting}" for setting in args.janus_set)
+def slope(rows: list[dict]) -> float | None:
+    """CPU per added listener, least squares through every step: CPU = base + slope * listeners."""
+    if not any(row["listeners"] for row in rows):
+        return None
+    xs, ys = [r["listeners"] for r in rows], [r["cpu"] for r in rows]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+
+
+def report(rows: dict[int, list[dict]], args):
+    slopes = {}
+    for ms, table in rows.items():
+        base = table[0]["cpu"]
+        packed = ms > FRAME_MS
+        how = (f"the room's 20 ms frames {ms // FRAME_MS} to a packet through the packer" if packed
+               else "the room's own, straight to the mountpoint")
+        print(f"\n{ms} ms packets ({how}): Janus listeners per core (one node, {os.cpu_count()} cores; "
+              f"baseline: 0 listeners, same run)\n")
+        packer_head, packer_rule = (" packer CPU (% of a core) |", " ---: |") if packed else ("", "")
+        print(f"| listeners | Janus CPU (% of a core) |{packer_head} over baseline | per added listener | ratio to baseline "
+              "| sent by Janus (median / lowest, handles) | received (median / lowest) | sampled packets that decrypted "
+              "| silent | Janus RSS |")
+        print(f"| ---: | ---: |{packer_rule} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for row in table:
+            extra = row["cpu"] - base
+            per = f"{100 * extra / row['listeners']:.3f} %" if row["listeners"] else "-"
+            share = f"{100 * row['median_share']:.0f} % / {100 * row['min_share']:.0f} %" if row["median_share"] is not None else "-"
+            ratio = f"{row['cpu'] / base:.1f}×" if base > 0 else "-"
+            sent = (f"{100 * row['sent_share'][0]:.0f} % / {100 * row['sent_share'][1]:.0f} % ({row['sent_share'][2]})"
+                    if row["sent_share"] else "-")
+            decrypted = f"{100 * row['decrypted']:.0f} %" if row.get("decrypted") is not None else "-"
+            packer_cell = f" {100 * row['packer_cpu']:.2f} |" if packed else ""
+            print(f"| {row['listeners']} | {100 * row['cpu']:.2f} |{packer_cell} {100 * extra:+.2f} | {per} | {ratio} | {sent} "
+                  f"| {share} | {decrypted} | {row['silent']} | {row['rss_mb']:.0f} MB |")
+        slopes[ms] = slope(table)
+        if slopes[ms] is not None:
+            print(f"\nCPU per added listener (least squares over the steps): {100 * slopes[ms]:.4f} % of a core"
+                  f" -> {1 / slopes[ms]:,.0f} listeners per core" if slopes[ms] > 0 else "\nno measurable CPU per listener")
+    if any(value is not None for value in slopes.values()):
+        reference = slopes.get(FRAME_MS)
+        print("\nPer added listener, by packet length (same run, same listeners):\n")
+        for ms, value in slopes.items():
+            if value is None:
+                continue
+            line = f"- {ms} ms packets: {100 * value:.4f} % of a core per listener"
+            line += f", {1 / value:,.0f} per core" if value > 0 else " (none measurable)"
+            if ms != FRAME_MS and reference is not None and reference > 0:
+                line += f", {value / reference:.2f}x the 20 ms cost"
+            if ms > FRAME_MS:
+                line += f"; the packer: {100 * statistics.fmean(r['packer_cpu'] for r in rows[ms]):.2f} % of a core"
+            print(line)
+    extra = f" --packet-ms {' '.join(map(str, args.packet_ms))}"
+    extra += "".join(f" --janus-set {setting}" for setting in args.janus_set)
     if args.source_bitrate != FORWARD_BITRATE:
         extra += f" --source-bitrate {args.source_bitrate}"
     library = f"JANUS_LIBSRTP_DIR={os.environ['JANUS_LIBSRTP_DIR']} " if os.environ.get("JANUS_LIBSRTP_DIR") else ""

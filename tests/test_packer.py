@@ -135,7 +135,9 @@ def test_a_stalled_forward_sends_its_held_frames_after_the_hold():
     frames = opus_frames(2)
     p = Packer(packet_ms=60, ports=PORTS, sources={NODE})
     ssrc = ssrc_for(1, 30001)
+    assert p.wait(99.0) == 1.0  # nothing held: nothing to wake up for
     feed(p, frames, ssrc, now=100.0)
+    assert p.wait(100.05) == pytest.approx(0.06 + packer.HOLD_GRACE_S - 0.05)
     assert p.due(100.05) == []  # the third frame is not late yet
     out = p.due(100.0 + 0.06 + packer.HOLD_GRACE_S + 0.001)
     assert [parse_rtp(packet)[5] for packet, _ in out] == [pack(frames)]

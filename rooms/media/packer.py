@@ -204,6 +204,13 @@ class Packer:
                 del self.streams[ssrc]
         return out
 
+    def wait(self, now: float) -> float:
+        """Seconds until ``due`` has something to send: none while nothing is held (a second, so
+        that forgotten streams are still forgotten)."""
+        hold = self.target_samples / SAMPLE_RATE + HOLD_GRACE_S
+        held = [stream.held_since + hold - now for stream in self.streams.values() if stream.frames]
+        return max(0.0, min(held, default=1.0))
+
     def _flush(self, ssrc: int, stream: Stream) -> tuple[bytes, int]:
         header = struct.pack("!BBHII", RTP_VERSION << 6, (0x80 if stream.marker else 0) | stream.payload_type,
                              stream.out_seq, stream.first_timestamp, ssrc)
@@ -246,7 +253,10 @@ class Server:
             except OSError as error:  # a full buffer, or the port's last ICMP error: the next one goes
                 self.packer.log_once(f"send {error.errno}", "could not send to port %s: %s", port, error)
 
-    def step(self, timeout: float = 0.01) -> None:
+    def step(self, timeout: float | None = None) -> None:
+        """Wait for datagrams, or until held frames are due (``Packer.wait``), then handle both."""
+        if timeout is None:
+            timeout = self.packer.wait(time.monotonic())
         select.select([self.sock], [], [], timeout)
         for _ in range(2000):  # then the stalled streams get their turn, even under a flood
             try:
