@@ -384,17 +384,9 @@ def main():
         threading.Thread(target=send_tone, args=(route, frames, stop_tone), daemon=True).start()
 
         def switch(ms: int) -> None:
-            if ms == FRAME_MS:
-                route.target = straight
-                return
-            if route.target[1] == packed:
-                # From one packer to another: both send with the same SSRC, and the sequence
-                # numbers of the second need not follow the first's (each counts its own), which
-                # Janus would pass on to the listeners as a jump back (SRTP replay). A moment
-                # straight to the mountpoint first: a new SSRC each time for Janus.
-                route.target = straight
-                time.sleep(0.3)
-            route.target = (packers[ms][1], packed)
+            # Each packer sends under an SSRC of its own: the mountpoint takes every switch as a
+            # new source and numbers on for its listeners.
+            route.target = straight if ms == FRAME_MS else (packers[ms][1], packed)
 
         context = multiprocessing.get_context("spawn")
         most = max(steps)

@@ -431,6 +431,9 @@ JANUS = {
     # so about half of Janus's CPU per listener, for 40 ms more delay; docs/MEDIA.md).
     "LISTENER_PACKET_MS": os.environ.get("JANUS_LISTENER_PACKET_MS", "60"),
     "PACKER_PORT": int(os.environ.get("JANUS_PACKER_PORT", "21999")),
+    # 20 ms packets of each speaker the AudioBridge holds before mixing them (their network's
+    # jitter it absorbs), a room's default_prebuffering: Janus's default is 6 (120 ms).
+    "PREBUFFER_PACKETS": int(os.environ.get("JANUS_PREBUFFER_PACKETS", "3")),
     "LIB_DIR": os.environ.get("JANUS_LIB_DIR", "/usr/lib/x86_64-linux-gnu/janus"),
     "DEBUG_LEVEL": int(os.environ.get("JANUS_DEBUG_LEVEL", "3")),
     # Janus's event_loops: threads serving all PeerConnections (0: one thread per connection).
@@ -451,6 +454,8 @@ JANUS = {
 if JANUS["LISTENER_PACKET_MS"] not in ("20", "40", "60"):
     raise RuntimeError("JANUS_LISTENER_PACKET_MS: 20, 40 or 60 (milliseconds of audio in a listener's packet).")
 JANUS["LISTENER_PACKET_MS"] = int(JANUS["LISTENER_PACKET_MS"])
+if not 1 <= JANUS["PREBUFFER_PACKETS"] <= 50:
+    raise RuntimeError("JANUS_PREBUFFER_PACKETS: 1 to 50 packets of 20 ms.")
 if not 0 < JANUS["PACKER_PORT"] < 65536:
     raise RuntimeError("JANUS_PACKER_PORT: a UDP port.")
 # Janus's ICE candidates (validated here: they go into janus.jcfg's `nat` section).

@@ -91,10 +91,11 @@ def test_packed_frames_decode_to_exactly_the_same_audio(packet_ms, vbr):
     out = feed(p, frames, ssrc) + p.due(10.0)
     assert len(out) == len(expected) < len(frames) and {port for _, port in out} == {30042}
     parsed = [parse_rtp(packet) for packet, _ in out]
-    assert [seq for _, _, seq, _, _, _ in parsed] == [(65534 + n) & 0xFFFF for n in range(len(out))]
+    first = parsed[0][2]  # the packer numbers its packets itself, one apart
+    assert [seq for _, _, seq, _, _, _ in parsed] == [(first + n) & 0xFFFF for n in range(len(out))]
     assert [ts for _, _, _, ts, _, _ in parsed] == [(2**32 - 960 + 960 * group[0]) & 0xFFFFFFFF for group in expected]
     assert [marker for marker, *_ in parsed] == [True] + [False] * (len(out) - 1)
-    assert {s for _, _, _, _, s, _ in parsed} == {ssrc} and {pt for _, pt, *_ in parsed} == {111}
+    assert len({s for _, _, _, _, s, _ in parsed}) == 1 and {pt for _, pt, *_ in parsed} == {111}
     payloads = [payload for *_, payload in parsed]
     assert payloads == [pack([frames[n] for n in group]) for group in expected]
     samples, pcm = decode(payloads)
@@ -128,7 +129,36 @@ def test_a_gap_or_a_change_of_mode_sends_what_is_held_at_once():
     several = pack(frames[4:6])
     out = p.receive(rtp(several, 14, 3840, ssrc), NODE, 0.08)
     assert [parse_rtp(packet)[5] for packet, _ in out] == [other, several]
-    assert [parse_rtp(packet)[2] for packet, _ in out] == [12, 13]  # the packer's own sequence, no gap
+    first = parse_rtp(out[0][0])[2] - 2  # the packer's own sequence, no gap
+    assert [parse_rtp(packet)[2] for packet, _ in out] == [first + 2, first + 3]
+
+
+def test_a_forward_that_starts_again_gets_a_new_source_so_listeners_numbering_never_jumps_back():
+    """Under one SSRC the mountpoint passes a jump in sequence numbers on to the listeners, and a
+    jump back looks to them like packets they already had. A forward that starts again (numbers
+    from elsewhere), a packer started again, or a stream forgotten while idle: a new SSRC, which
+    the mountpoint takes as a new source and numbers on from where its listeners are."""
+    frames = opus_frames(9)[:6]  # one Opus mode throughout
+    p = Packer(packet_ms=60, ports=PORTS, sources={NODE})
+    ssrc = ssrc_for(3, 30003)
+
+    def sources(out):
+        return [(parse_rtp(packet)[4], parse_rtp(packet)[2]) for packet, _ in out]
+
+    first = sources(feed(p, frames, ssrc, seq=100, timestamp=96000))
+    assert len(first) == 2 and first[0][0] == first[1][0]
+    # A frame lost on the way (seq 106): the same source, the next number.
+    lost = sources(feed(p, frames[:3], ssrc, seq=107, timestamp=96000 + 7 * 960, now=1.0))
+    assert lost == [(first[0][0], (first[-1][1] + 1) & 0xFFFF)]
+    # The forward starts again with numbers from before (a new forwarder): a new source.
+    again = sources(feed(p, frames[:3], ssrc, seq=5, timestamp=96000 + 10 * 960, now=2.0))
+    assert len(again) == 1 and again[0][0] != first[0][0]
+    # Its clock jumps ahead, its numbers do not: a new source too.
+    ahead = sources(feed(p, frames[:3], ssrc, seq=8, timestamp=10_000_000, now=3.0))
+    assert len(ahead) == 1 and ahead[0][0] not in (first[0][0], again[0][0])
+    # Another packer (this one started again) numbers the same forward under another source.
+    other = Packer(packet_ms=60, ports=PORTS, sources={NODE})
+    assert sources(feed(other, frames[:3], ssrc, seq=11, timestamp=10_000_000 + 2880))[0][0] != ahead[0][0]
 
 
 def test_a_stalled_forward_sends_its_held_frames_after_the_hold():

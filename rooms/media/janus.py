@@ -275,6 +275,10 @@ class JanusMediaServer:
                 # gate waits for these notices (docs/CAPTIONS.md), so they should not lag long.
                 "audio_active_packets": 25,
                 "audio_level_average": 60,
+                # Each speaker's packets wait in a queue this long before the mix takes them (the
+                # jitter they can have without a gap). Janus's default, 6 packets, is 120 ms of
+                # every listener's delay; docs/MEDIA.md.
+                "default_prebuffering": settings.JANUS["PREBUFFER_PACKETS"],
                 "allowed": allowed,
             },
             room_id,

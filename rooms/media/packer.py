@@ -26,6 +26,7 @@ is logged.
 """
 
 import logging
+import secrets
 import select
 import socket
 import struct
@@ -42,6 +43,7 @@ RTP_VERSION = 2
 MAX_FRAME_BYTES = 1275  # RFC 6716, 3.2.1: the longest frame a length can say
 SAMPLE_RATE = 48000  # Opus's RTP clock (RFC 7587), whatever the audio's bandwidth
 HOLD_GRACE_S = 0.02  # a stream whose next frame is this late has its held frames sent as they are
+RESTART_FRAMES = 50  # a forward whose numbers jump this many frames (or its clock a second), or back, started again
 FORGET_AFTER_S = 30.0  # a stream unheard this long is forgotten (the room closed, its forward moved)
 PACKET_BYTES = 2048
 
@@ -110,11 +112,24 @@ def parse_rtp(data: bytes) -> tuple[bool, int, int, int, int, bytes] | None:
     return bool(second & 0x80), second & 0x7F, seq, timestamp, ssrc, data[offset:end]
 
 
+def _new_source() -> tuple[int, int]:
+    """A fresh (SSRC, first sequence number) for the packed packets of a stream."""
+    return secrets.randbits(32) or 1, secrets.randbits(16)
+
+
 @dataclass
 class Stream:
-    """One room's forward into this packer: the frames held for the next packet."""
+    """One room's forward into this packer: the frames held for the next packet.
+
+    The packed packets are numbered by the packer (one sequence number per packet, as receivers
+    expect) under an SSRC of its own, new whenever the numbering starts again: when the stream is
+    first heard (a packer started again, or a stream forgotten while idle) and when the forward
+    itself starts again (its numbers jump by more than a second's frames, or back). The mountpoint
+    then sees a new source and carries its listeners' numbering on without a jump; under the same
+    SSRC a jump back would look to them like packets they already had (SRTP's replay check)."""
 
     payload_type: int
+    out_ssrc: int
     out_seq: int
     frames: list[bytes] = field(default_factory=list)
     marker: bool = False
@@ -165,11 +180,17 @@ class Packer:
                            port, self.ports.start, self.ports.stop - 1)
             return []
         self.counts.frames += 1
+        out = []
         stream = self.streams.get(ssrc)
         if stream is None:
-            stream = self.streams[ssrc] = Stream(payload_type=payload_type, out_seq=seq)
+            stream = self.streams[ssrc] = Stream(payload_type, *_new_source())
+        elif ((seq - stream.next_seq) & 0xFFFF >= RESTART_FRAMES
+              or (timestamp - stream.next_timestamp) & 0xFFFFFFFF >= SAMPLE_RATE):
+            # The forward started again (a new forwarder, a Janus restart): a new source.
+            if stream.frames:
+                out.append(self._flush(ssrc, stream))
+            stream.out_ssrc, stream.out_seq = _new_source()
         stream.heard = now
-        out = []
         packable = payload[0] & 3 == 0 and len(payload) - 1 <= MAX_FRAME_BYTES
         samples = frame_samples(payload[0])
         if stream.frames and not (
@@ -179,6 +200,7 @@ class Packer:
         ):
             out.append(self._flush(ssrc, stream))
         stream.payload_type = payload_type
+        stream.next_seq, stream.next_timestamp = (seq + 1) & 0xFFFF, (timestamp + samples) & 0xFFFFFFFF
         if not packable or samples >= self.target_samples:
             stream.frames, stream.marker, stream.first_timestamp = [payload], marker, timestamp
             out.append(self._flush(ssrc, stream))
@@ -187,7 +209,6 @@ class Packer:
             stream.marker, stream.first_timestamp, stream.held_since, stream.held_samples = marker, timestamp, now, 0
         stream.frames.append(payload)
         stream.held_samples += samples
-        stream.next_seq, stream.next_timestamp = (seq + 1) & 0xFFFF, (timestamp + samples) & 0xFFFFFFFF
         if stream.held_samples >= self.target_samples:
             out.append(self._flush(ssrc, stream))
         return out
@@ -213,7 +234,7 @@ class Packer:
 
     def _flush(self, ssrc: int, stream: Stream) -> tuple[bytes, int]:
         header = struct.pack("!BBHII", RTP_VERSION << 6, (0x80 if stream.marker else 0) | stream.payload_type,
-                             stream.out_seq, stream.first_timestamp, ssrc)
+                             stream.out_seq, stream.first_timestamp, stream.out_ssrc)
         packet = header + pack(stream.frames)
         stream.out_seq = (stream.out_seq + 1) & 0xFFFF
         stream.frames, stream.held_samples = [], 0

@@ -86,6 +86,18 @@ def packet_ms(page, seconds: float = 3.0) -> float:
     return (samples1 - samples0) / 48 / (packets1 - packets0)
 
 
+def speaker_prebuffers() -> list[int]:
+    """The AudioBridge's prebuffer (packets) of each handle in a room's mix (admin API)."""
+    counts = []
+    for session in media._admin_request("", {"janus": "list_sessions"}).get("sessions", []):
+        for handle in media._admin_request(f"/{session}", {"janus": "list_handles"}).get("handles", []):
+            info = media._admin_request(f"/{session}/{handle}", {"janus": "handle_info"}).get("info", {})
+            specific = info.get("plugin_specific") or {}
+            if info.get("plugin") == media.AUDIOBRIDGE and "prebuffer-count" in specific:
+                counts.append(specific["prebuffer-count"])
+    return counts
+
+
 def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, browser):
     host, fan = UserFactory(username="host"), UserFactory(username="fan")
     api = api_for(host, stack.base)
@@ -125,6 +137,9 @@ def test_listeners_hear_speakers_and_the_hosts_controls_hold_in_janus(stack, bro
     # ...in packets of 60 ms (JANUS_LISTENER_PACKET_MS, the node's packer): a third of what Janus
     # would send them with the AudioBridge's own 20 ms packets, the same audio.
     assert 55 <= packet_ms(listener) <= 65
+    # Everyone's packets wait 3 packets (60 ms), not Janus's 6, before the mix takes them.
+    prebuffers = speaker_prebuffers()
+    assert len(prebuffers) == 2 and set(prebuffers) == {3}, prebuffers
     # The packer dies: respawned, it packs the next frames (it keeps nothing), and the listener
     # hears again without doing anything.
     packer_pid = int(subprocess.run(["pgrep", "-P", str(stack.packer.process.pid)], capture_output=True, text=True).stdout.split()[0])
