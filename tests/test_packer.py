@@ -188,6 +188,19 @@ def test_what_is_not_a_nodes_forward_to_one_of_its_mountpoints_is_dropped_and_co
     assert p.streams == {}
 
 
+def test_a_node_cannot_make_the_packer_hold_streams_without_bound():
+    frame = opus_frames(1)[0]
+    p = Packer(packet_ms=60, ports=range(30000, 30002), sources={NODE})
+    for room in range(8):  # 4 per port: what several moves of a room's forward can leave for a while
+        assert p.receive(rtp(frame, 1, 0, ssrc_for(room, 30000 + room % 2)), NODE, 0.0) == []
+    assert p.receive(rtp(frame, 1, 0, ssrc_for(99, 30000)), NODE, 0.0) == []
+    assert len(p.streams) == 8 and p.counts.crowded == 1
+    # Streams already held go on; forgotten ones make room.
+    assert p.receive(rtp(frame, 2, 960, ssrc_for(0, 30000)), NODE, 0.01) == [] and p.counts.crowded == 1
+    p.due(packer.FORGET_AFTER_S + 1)
+    assert p.receive(rtp(frame, 1, 0, ssrc_for(99, 30000)), NODE, packer.FORGET_AFTER_S + 1) == [] and len(p.streams) == 1
+
+
 def test_ssrc_for_keeps_the_port_and_tells_rooms_apart():
     assert ssrc_for(0x12345, 22001) & 0xFFFF == 22001
     assert ssrc_for(1, 22001) != ssrc_for(2, 22001)
@@ -232,7 +245,7 @@ def test_the_packer_process_packs_for_its_node_and_ignores_the_rest(tmp_path):
                         timeout=5), process.tail()
         process.process.send_signal(signal.SIGTERM)
         assert process.process.wait(timeout=5) == 0
-        assert "6 frames in, 2 packets out; dropped 6 foreign, 0 malformed, 6 misaddressed" in process.tail()
+        assert "6 frames in, 2 packets out; dropped 6 foreign, 0 malformed, 6 misaddressed, 0 over" in process.tail()
     finally:
         mountpoint.close()
         process.stop()

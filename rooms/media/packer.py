@@ -44,7 +44,8 @@ MAX_FRAME_BYTES = 1275  # RFC 6716, 3.2.1: the longest frame a length can say
 SAMPLE_RATE = 48000  # Opus's RTP clock (RFC 7587), whatever the audio's bandwidth
 HOLD_GRACE_S = 0.02  # a stream whose next frame is this late has its held frames sent as they are
 RESTART_FRAMES = 50  # a forward whose numbers jump this many frames (or its clock a second), or back, started again
-FORGET_AFTER_S = 30.0  # a stream unheard this long is forgotten (the room closed, its forward moved)
+FORGET_AFTER_S = 30.0
+STREAMS_PER_PORT = 4  # streams held at most, per port of the node's mountpoint range  # a stream unheard this long is forgotten (the room closed, its forward moved)
 PACKET_BYTES = 2048
 
 
@@ -148,6 +149,7 @@ class Counts:
     foreign: int = 0  # from an address that is no media server node
     malformed: int = 0  # not RTP
     misaddressed: int = 0  # an SSRC naming a port outside this node's mountpoint range
+    crowded: int = 0  # a new stream while STREAMS_PER_PORT streams per mountpoint port are held
 
 
 class Packer:
@@ -158,6 +160,7 @@ class Packer:
         self.target_samples = SAMPLE_RATE * packet_ms // 1000
         self.ports, self.sources = ports, sources
         self.streams: dict[int, Stream] = {}
+        self.max_streams = STREAMS_PER_PORT * len(ports)
         self.counts = Counts()
         self.logged: set[str] = set()
 
@@ -179,9 +182,15 @@ class Packer:
             self.log_once(f"port {port}", "dropping RTP for port %s, outside this node's mountpoints (%s-%s)",
                            port, self.ports.start, self.ports.stop - 1)
             return []
+        stream = self.streams.get(ssrc)
+        if stream is None and len(self.streams) >= self.max_streams:
+            # Legitimate streams are one per mountpoint, a few while forwards move: a node that
+            # sends this many is broken, and is not allowed to make the packer hold without bound.
+            self.counts.crowded += 1
+            self.log_once("crowded", "dropping a new stream: %s streams are held already", len(self.streams))
+            return []
         self.counts.frames += 1
         out = []
-        stream = self.streams.get(ssrc)
         if stream is None:
             stream = self.streams[ssrc] = Stream(payload_type, *_new_source())
         elif ((seq - stream.next_seq) & 0xFFFF >= RESTART_FRAMES
@@ -295,6 +304,7 @@ class Server:
         while self.running:
             self.step()
         counts = self.packer.counts
-        logger.info("Packer stopped: %s frames in, %s packets out; dropped %s foreign, %s malformed, %s misaddressed",
-                    counts.frames, counts.packets, counts.foreign, counts.malformed, counts.misaddressed)
+        logger.info("Packer stopped: %s frames in, %s packets out; dropped %s foreign, %s malformed, %s misaddressed, "
+                    "%s over the stream limit", counts.frames, counts.packets, counts.foreign, counts.malformed,
+                    counts.misaddressed, counts.crowded)
         self.sock.close()
