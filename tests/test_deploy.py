@@ -216,6 +216,21 @@ def parse_unit(path: Path) -> configparser.ConfigParser:
     return unit
 
 
+def test_the_install_enables_every_unit_the_target_wants():
+    """spaces.target starts only the units enabled into it (their WantedBy= symlinks), so a unit
+    left out of the install's `systemctl enable` is installed and never runs (the captions worker
+    was)."""
+    lines = INSTALL.read_text().splitlines()
+    first = next(n for n, line in enumerate(lines) if "systemctl enable --quiet spaces.target" in line)
+    command = [lines[first]]
+    while command[-1].endswith("\\"):
+        command.append(lines[first + len(command)])
+    enabled = set(" ".join(line.rstrip("\\") for line in command).split())
+    wanted = {path.name for path in (ROOT / "deploy" / "systemd").glob("*.service")
+              if "WantedBy=spaces.target" in path.read_text()}
+    assert wanted >= set(UNITS) and wanted <= enabled, wanted - enabled
+
+
 def test_units_run_as_spaces_with_the_settings_restart_and_belong_to_spaces_target(installed):
     root, _ = installed
     units = root / "etc" / "systemd" / "system"
