@@ -4,10 +4,10 @@ A live Space has an AudioBridge room (Opus, 48 kHz) where its speakers talk, and
 mountpoint with the same id that the room's mix is ``rtp_forward``-ed to, through the node's
 packer (``rooms.media.packer``: 60 ms packets for the listeners, the mountpoint's port in the
 SSRC); listeners watch the mountpoint, so the mix is encoded once for all of them. Ids are random
-(``Space.media_room_id``), rooms and mountpoints are private (not listed) and carry a per-room secret; watching needs the
-Space's PIN. The mountpoint listens on a port Janus picks itself in its own range, bound to
-``FORWARD_IFACE`` (loopback), so no two Spaces share a port and nobody off the machine can send
-audio into one.
+(``Space.media_room_id``), rooms and mountpoints are private (not listed) and carry a per-room
+secret; watching needs the Space's PIN. The mountpoint listens on a port Janus picks itself in its
+own range, bound to ``FORWARD_IFACE`` (loopback), so no two Spaces share a port and nobody off the
+machine can send audio into one.
 
 Browsers reach Janus with HMAC-signed, expiring tokens (``sign_token``) naming the one plugin
 their role needs and who holds them (``listener-<participant>`` or ``speaker-<media id>``). Janus
