@@ -158,6 +158,8 @@ class Packer:
 
     def __init__(self, *, packet_ms: int, ports: range, sources: set[str]):
         self.target_samples = SAMPLE_RATE * packet_ms // 1000
+        # Held frames go out this long after the first of them, whether the rest came or not.
+        self.hold = self.target_samples / SAMPLE_RATE + HOLD_GRACE_S
         self.ports, self.sources = ports, sources
         self.streams: dict[int, Stream] = {}
         self.max_streams = STREAMS_PER_PORT * len(ports)
@@ -226,9 +228,8 @@ class Packer:
         """Held frames whose next frame is late go out as they are (a forward stopped, or a frame
         was lost before the packer); streams unheard for FORGET_AFTER_S are forgotten."""
         out = []
-        hold = self.target_samples / SAMPLE_RATE + HOLD_GRACE_S
         for ssrc, stream in list(self.streams.items()):
-            if stream.frames and now - stream.held_since >= hold:
+            if stream.frames and now - stream.held_since >= self.hold:
                 out.append(self._flush(ssrc, stream))
             if now - stream.heard >= FORGET_AFTER_S:
                 del self.streams[ssrc]
@@ -237,8 +238,7 @@ class Packer:
     def wait(self, now: float) -> float:
         """Seconds until ``due`` has something to send: none while nothing is held (a second, so
         that forgotten streams are still forgotten)."""
-        hold = self.target_samples / SAMPLE_RATE + HOLD_GRACE_S
-        held = [stream.held_since + hold - now for stream in self.streams.values() if stream.frames]
+        held = [stream.held_since + self.hold - now for stream in self.streams.values() if stream.frames]
         return max(0.0, min(held, default=1.0))
 
     def _flush(self, ssrc: int, stream: Stream) -> tuple[bytes, int]:
