@@ -218,6 +218,27 @@ AUDIO_LEVEL = """() => new Promise((resolve) => {
 })"""
 
 
+def janus_handles():
+    """Every Janus handle of the stack's (first) node: ``(session id, handle id, handle_info)``,
+    through the admin API; a session or handle that goes while it is walked is passed over."""
+    from rooms.media import MediaError
+    from rooms.media import janus as media
+
+    def ask(path: str, request: str) -> dict | None:
+        try:
+            return media._admin_request(path, {"janus": request})
+        except MediaError as error:
+            if error.code not in (media.JANUS_NO_SUCH_SESSION, media.JANUS_NO_SUCH_HANDLE):
+                raise
+            return None
+
+    for session in media._admin_request("", {"janus": "list_sessions"}).get("sessions", []):
+        for handle in (ask(f"/{session}", "list_handles") or {}).get("handles", []):
+            info = ask(f"/{session}/{handle}", "handle_info")
+            if info is not None:
+                yield session, handle, info.get("info", {})
+
+
 def audio_level(page) -> float:
     """The loudest RMS of what the page's audio element plays, over about 400 ms."""
     return page.evaluate(AUDIO_LEVEL)

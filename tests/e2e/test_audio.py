@@ -20,7 +20,7 @@ from tests.factories import UserFactory
 
 from tests.processes import ROOT, wait_for
 
-from .conftest import audio_level, sign_in
+from .conftest import audio_level, janus_handles, sign_in
 # A Redis of each test's own for the stack (see there): on the shared one, other people's e2e
 # runs take this stack's media tasks and hold its media locks.
 from .test_media_attacks import JANUS_UNAUTHORIZED
@@ -89,12 +89,10 @@ def packet_ms(page, seconds: float = 3.0) -> float:
 def speaker_prebuffers() -> list[int]:
     """The AudioBridge's prebuffer (packets) of each handle in a room's mix (admin API)."""
     counts = []
-    for session in media._admin_request("", {"janus": "list_sessions"}).get("sessions", []):
-        for handle in media._admin_request(f"/{session}", {"janus": "list_handles"}).get("handles", []):
-            info = media._admin_request(f"/{session}/{handle}", {"janus": "handle_info"}).get("info", {})
-            specific = info.get("plugin_specific") or {}
-            if info.get("plugin") == media.AUDIOBRIDGE and "prebuffer-count" in specific:
-                counts.append(specific["prebuffer-count"])
+    for _, _, info in janus_handles():
+        specific = info.get("plugin_specific") or {}
+        if info.get("plugin") == media.AUDIOBRIDGE and "prebuffer-count" in specific:
+            counts.append(specific["prebuffer-count"])
     return counts
 
 

@@ -39,7 +39,7 @@ from tests.conftest import require
 from tests.factories import UserFactory
 from tests.processes import ROOT, Process, free_port, wait_for
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, audio_level, sign_in
+from .conftest import CHROMIUM, CHROMIUM_ARGS, audio_level, janus_handles, sign_in
 from .test_media_network import namespace  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -179,12 +179,9 @@ def press_listen(browser, stack, space: Space):
 
 def selected_pair(holder: str) -> str | None:
     """Janus's selected ICE pair for the PeerConnection of the handle opened by ``holder``."""
-    server = media.JanusMediaServer()
-    for session_id in media._admin_request("", {"janus": "list_sessions"}).get("sessions", []):
-        for handle_id in media._admin_request(f"/{session_id}", {"janus": "list_handles"}).get("handles", []):
-            if server.holder_of(session_id=session_id, handle_id=handle_id) == holder:
-                info = media._admin_request(f"/{session_id}/{handle_id}", {"janus": "handle_info"})["info"]
-                return info.get("webrtc", {}).get("ice", {}).get("selected-pair")
+    for _, _, info in janus_handles():
+        if media.token_holder(info.get("token") or "") == holder:
+            return info.get("webrtc", {}).get("ice", {}).get("selected-pair")
     return None
 
 
